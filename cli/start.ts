@@ -1,0 +1,43 @@
+import { createLogger } from "../log.js";
+import { startGateway } from "../gateway.js";
+import { type Command, GATEWAY_FLAGS, SETTINGS_HELP, configFrom, parse } from "./command.js";
+
+export const startCommand: Command = {
+  name: "start",
+  summary: "run the gateway (EST + admin API on HTTPS, MQTT over TLS, metrics)",
+  help: `Usage: gateway start [options]
+
+Runs the gateway. On the first start it creates the data directory, the
+database, the PKI and the admin credential; later starts reuse them.
+Logs JSON lines to stdout; the line with "msg":"ready" carries the bound ports.
+SIGINT or SIGTERM closes the listeners and the database and exits with 0.
+
+Options (flag, environment variable, default):
+${SETTINGS_HELP}`,
+  async run(io) {
+    const { values } = parse(io.argv, GATEWAY_FLAGS, false);
+    if (values.help) return io.out(startCommand.help + "\n"), 0;
+    const config = configFrom(values, io.env);
+    const log = createLogger({ level: config.logLevel });
+    const gw = await startGateway(config, log);
+    // Keep serving through stray errors: one bad socket must not take the fleet down.
+    process.on("uncaughtException", (e) => log.error({ err: e, code: "FG_INTERNAL" }, "uncaught exception"));
+    process.on("unhandledRejection", (e) => log.error({ err: e, code: "FG_INTERNAL" }, "unhandled rejection"));
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, "shutting down");
+        gw.close().then(resolve, (e: unknown) => {
+          log.error({ err: e }, "shutdown failed");
+          resolve();
+        });
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    });
+    log.info("stopped");
+    return 0;
+  },
+};

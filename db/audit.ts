@@ -1,0 +1,37 @@
+import type { Database, Statement } from "better-sqlite3";
+import type { AuditEvent, NewAuditEvent } from "./types.js";
+
+interface Raw { id: number; at: number; type: string; actor: string | null; device_id: string | null; serial: string | null; code: string | null; detail: string | null }
+
+const toEvent = (r: Raw): AuditEvent => ({
+  id: r.id, at: r.at, type: r.type, actor: r.actor, deviceId: r.device_id, serial: r.serial, code: r.code,
+  detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
+});
+
+/** Append-only audit trail (the table's triggers refuse UPDATE and DELETE). */
+export class Audit {
+  private readonly sInsert: Statement<[number, string, string | null, string | null, string | null, string | null, string | null]>;
+  private readonly sNewest: Statement<[number], Raw>;
+  private readonly sDevice: Statement<[string, number], Raw>;
+
+  constructor(db: Database, private readonly clock: () => number) {
+    this.sInsert = db.prepare("INSERT INTO audit_events(at, type, actor, device_id, serial, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    this.sNewest = db.prepare("SELECT * FROM audit_events ORDER BY id DESC LIMIT ?");
+    this.sDevice = db.prepare("SELECT * FROM audit_events WHERE device_id = ? ORDER BY id DESC LIMIT ?");
+  }
+
+  append(e: NewAuditEvent): void {
+    this.sInsert.run(
+      e.at ?? this.clock(), e.type, e.actor ?? null, e.deviceId ?? null, e.serial ?? null, e.code ?? null,
+      e.detail ? JSON.stringify(e.detail) : null,
+    );
+  }
+
+  newest(limit: number): AuditEvent[] {
+    return this.sNewest.all(limit).map(toEvent);
+  }
+
+  forDevice(deviceId: string, limit: number): AuditEvent[] {
+    return this.sDevice.all(deviceId, limit).map(toEvent);
+  }
+}

@@ -1,0 +1,74 @@
+import type { Database, Statement } from "better-sqlite3";
+import type { CertificateRow, NewCertificate, RevocationReason } from "./types.js";
+
+interface Raw {
+  serial: string; role: string; name: string; device_id: string | null; not_before: number; not_after: number;
+  status: string; revocation_reason: string | null; revoked_at: number | null; issued_at: number; pem: string;
+}
+
+const toRow = (r: Raw): CertificateRow => ({
+  serial: r.serial,
+  role: r.role as CertificateRow["role"],
+  name: r.name,
+  deviceId: r.device_id,
+  notBefore: r.not_before,
+  notAfter: r.not_after,
+  status: r.status as CertificateRow["status"],
+  revocationReason: r.revocation_reason as RevocationReason | null,
+  revokedAt: r.revoked_at,
+  issuedAt: r.issued_at,
+  pem: r.pem,
+});
+
+export class Certificates {
+  private readonly sInsert: Statement<[string, string, string, string | null, number, number, number, string]>;
+  private readonly sGet: Statement<[string], Raw>;
+  private readonly sForDevice: Statement<[string], Raw>;
+  private readonly sRevokeDevice: Statement<[number, string, string, number], { serial: string }>;
+  private readonly sRevoked: Statement<[number], Raw>;
+  private readonly sExpiring: Statement<[number, number], { n: number }>;
+
+  constructor(db: Database) {
+    this.sInsert = db.prepare(
+      "INSERT INTO certificates(serial, role, name, device_id, not_before, not_after, status, issued_at, pem) VALUES (?, ?, ?, ?, ?, ?, 'valid', ?, ?)",
+    );
+    this.sGet = db.prepare("SELECT * FROM certificates WHERE serial = ?");
+    this.sForDevice = db.prepare("SELECT * FROM certificates WHERE device_id = ? ORDER BY not_after DESC, issued_at DESC");
+    this.sRevokeDevice = db.prepare(
+      "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE device_id = ? AND status = 'valid' AND not_after > ? RETURNING serial",
+    );
+    this.sRevoked = db.prepare("SELECT * FROM certificates WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial");
+    this.sExpiring = db.prepare(
+      "SELECT count(*) AS n FROM (SELECT max(not_after) AS na FROM certificates WHERE device_id IS NOT NULL AND status = 'valid' AND not_after > ? GROUP BY device_id) WHERE na <= ?",
+    );
+  }
+
+  insert(c: NewCertificate): void {
+    this.sInsert.run(c.serial, c.role, c.name, c.deviceId, c.notBefore, c.notAfter, c.issuedAt, c.pem);
+  }
+
+  get(serial: string): CertificateRow | undefined {
+    const r = this.sGet.get(serial);
+    return r && toRow(r);
+  }
+
+  /** Newest first (by notAfter). */
+  forDevice(deviceId: string): CertificateRow[] {
+    return this.sForDevice.all(deviceId).map(toRow);
+  }
+
+  /** Revokes every unexpired valid certificate of a device; returns the serials that changed. */
+  revokeForDevice(deviceId: string, reason: RevocationReason, now: number): string[] {
+    return this.sRevokeDevice.all(now, reason, deviceId, now).map((r) => r.serial);
+  }
+
+  /** Revoked certificates that have not expired yet: the CRL's entries (RFC 5280 §5). */
+  revokedUnexpired(now: number): CertificateRow[] {
+    return this.sRevoked.all(now).map(toRow);
+  }
+
+  /** Devices whose newest valid certificate expires within the window (the expiry-watch gauge). */
+  countDevicesExpiring(now: number, windowMs: number): number {
+    return this.sExpiring.get(now, now + windowMs)?.n ?? 0;
+  }
+}

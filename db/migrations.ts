@@ -1,0 +1,95 @@
+import type { Database } from "better-sqlite3";
+
+/**
+ * Versioned migrations, applied in order inside one transaction each.
+ * PRAGMA user_version records the last applied version. Never edit a released
+ * migration: add a new one.
+ */
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE devices (
+  id                TEXT PRIMARY KEY,
+  status            TEXT NOT NULL CHECK (status IN ('active','revoked')),
+  created_at        INTEGER NOT NULL,
+  last_seen         INTEGER,
+  online            INTEGER NOT NULL DEFAULT 0,
+  revoked_at        INTEGER,
+  revocation_reason TEXT
+) STRICT;
+
+CREATE TABLE certificates (
+  serial            TEXT PRIMARY KEY,
+  role              TEXT NOT NULL CHECK (role IN ('device','service','admin')),
+  name              TEXT NOT NULL,
+  device_id         TEXT REFERENCES devices(id),
+  not_before        INTEGER NOT NULL,
+  not_after         INTEGER NOT NULL,
+  status            TEXT NOT NULL CHECK (status IN ('valid','revoked')),
+  revocation_reason TEXT,
+  revoked_at        INTEGER,
+  issued_at         INTEGER NOT NULL,
+  pem               TEXT NOT NULL
+) STRICT;
+CREATE INDEX certificates_device ON certificates(device_id, not_after);
+CREATE INDEX certificates_revoked ON certificates(status, not_after);
+
+-- Only a SHA-256 of each token is stored; the token itself is shown once.
+CREATE TABLE tokens (
+  hash        TEXT PRIMARY KEY,
+  device_id   TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  used_at     INTEGER
+) STRICT;
+CREATE INDEX tokens_device ON tokens(device_id);
+
+CREATE TABLE audit_events (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  at        INTEGER NOT NULL,
+  type      TEXT NOT NULL,
+  actor     TEXT,
+  device_id TEXT,
+  serial    TEXT,
+  code      TEXT,
+  detail    TEXT
+) STRICT;
+CREATE INDEX audit_device ON audit_events(device_id, id);
+-- The audit trail is append-only, enforced by the database itself.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+
+-- Every revocation appends here. Each gateway process follows this log to kick
+-- live sessions, whichever process (CLI, admin API, another gateway) revoked.
+CREATE TABLE revocation_log (
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  device_id TEXT,
+  serial    TEXT NOT NULL,
+  at        INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT;
+INSERT INTO counters(name, value) VALUES ('crl_number', 0);
+`,
+  },
+];
+
+export function migrate(db: Database): number {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  const latest = MIGRATIONS.at(-1)!.version;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this gateway (${latest}); refusing to touch it`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return latest;
+}

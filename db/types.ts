@@ -1,0 +1,62 @@
+/** Row shapes of the registry. Times are milliseconds since the epoch. */
+export type Role = "device" | "service" | "admin";
+export type DeviceStatus = "active" | "revoked";
+export type CertStatus = "valid" | "revoked";
+export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "superseded", "cessationOfOperation"] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+export interface DeviceRow {
+  readonly id: string;
+  readonly status: DeviceStatus;
+  readonly createdAt: number;
+  readonly lastSeen: number | null;
+  readonly online: boolean;
+  readonly revokedAt: number | null;
+  readonly revocationReason: RevocationReason | null;
+}
+
+export interface CertificateRow {
+  readonly serial: string;
+  readonly role: Role;
+  readonly name: string;
+  readonly deviceId: string | null;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly status: CertStatus;
+  readonly revocationReason: RevocationReason | null;
+  readonly revokedAt: number | null;
+  readonly issuedAt: number;
+  readonly pem: string;
+}
+
+export interface NewCertificate {
+  readonly serial: string;
+  readonly role: Role;
+  readonly name: string;
+  readonly deviceId: string | null;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly issuedAt: number;
+  readonly pem: string;
+}
+
+export interface AuditEvent {
+  readonly id: number;
+  readonly at: number;
+  readonly type: string;
+  readonly actor: string | null;
+  readonly deviceId: string | null;
+  readonly serial: string | null;
+  readonly code: string | null;
+  readonly detail: Record<string, unknown> | null;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, "id" | "at" | "actor" | "deviceId" | "serial" | "code" | "detail"> &
+  Partial<Pick<AuditEvent, "actor" | "deviceId" | "serial" | "code" | "detail">> & { at?: number };
+
+export interface RevocationLogEntry {
+  readonly seq: number;
+  readonly deviceId: string | null;
+  readonly serial: string;
+  readonly at: number;
+}

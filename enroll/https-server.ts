@@ -1,0 +1,117 @@
+import fs from "node:fs";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
+import type { TLSSocket } from "node:tls";
+import type { Deps } from "../deps.js";
+import type { Metrics } from "../metrics.js";
+import { GatewayError, toGatewayError } from "../errors.js";
+import type { LoadedPki } from "./pki.js";
+import { CrlService } from "./crl-service.js";
+import { classifyPeer, fingerprint, type HttpsPeer, type TrustAnchors } from "./peer.js";
+import { fromPemAll } from "./der.js";
+import { registerEst } from "./est/index.js";
+import { registerAdminApi } from "./admin-api/index.js";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface HttpsContext extends Deps {
+  readonly metrics: Metrics;
+  readonly crl: CrlService;
+  readonly pki: LoadedPki;
+  readonly peer: (req: FastifyRequest) => HttpsPeer;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by a route that knows the device, so refusal logs carry it. */
+    fgDeviceId?: string;
+  }
+}
+
+/** Loads --bootstrap-ca (PEM bundle); a bad file is a configuration error, not a runtime surprise. */
+export function loadBootstrapCas(file: string | undefined): Buffer[] {
+  if (!file) return [];
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new GatewayError("FG_CONFIG_INVALID", `cannot read --bootstrap-ca ${file}: ${(e as Error).message}`);
+  }
+  const ders = fromPemAll(pem);
+  if (ders.length === 0) throw new GatewayError("FG_CONFIG_INVALID", `--bootstrap-ca ${file} holds no PEM certificate`);
+  return ders;
+}
+
+const isApi = (url: string) => url.startsWith("/api/");
+
+/** Errors become one-line text (EST, RFC 7030 §4.2.3 leaves the body free) or JSON {code,message} (admin API). */
+export function sendError(req: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
+  if (err.status === 401 && !isApi(req.url)) reply.header("www-authenticate", 'Basic realm="est"');
+  if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
+  reply.code(err.status);
+  if (isApi(req.url)) return reply.type("application/json").send({ code: err.code, message: err.message });
+  return reply.type("text/plain; charset=utf-8").send(`${err.message.replace(/[\r\n]+/g, " ")}\n`);
+}
+
+/** fastify's own refusals (body limit, content type, schema) mapped onto the error table. */
+function fromFastify(e: FastifyError): GatewayError {
+  switch (e.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE": return new GatewayError("FG_BODY_TOO_LARGE");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE": return new GatewayError("FG_CONTENT_TYPE");
+    case "FST_ERR_VALIDATION": return new GatewayError("FG_BODY_INVALID", e.message);
+    default:
+      if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new GatewayError("FG_BODY_INVALID", e.message);
+      return toGatewayError(e);
+  }
+}
+
+/**
+ * The HTTPS listener shared by EST (RFC 7030), the admin API and /crl. It asks
+ * for a client certificate but does not require one: initial enrollment has
+ * none, and each route decides from the classified peer.
+ */
+export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; close: () => Promise<void> }> {
+  const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
+  const anchors: TrustAnchors = { issuing: fingerprint(d.pki.issuingDer), bootstrap: new Set(bootstrap.map(fingerprint)) };
+  const app = Fastify({
+    https: {
+      key: d.pki.serverKeyPem,
+      cert: d.pki.serverCertChainPem,
+      ca: [d.pki.rootDer, d.pki.issuingDer, ...bootstrap].map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`),
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: "TLSv1.2",
+    },
+    loggerInstance: d.log.child({ part: "https" }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: MAX_BODY_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+  });
+  const ctx: HttpsContext = {
+    ...d,
+    crl: new CrlService({ store: d.store, issuer: d.ca.issuer, clock: d.clock }),
+    peer: (req) => classifyPeer(req.raw.socket as TLSSocket, anchors),
+  };
+
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    const ge = error instanceof GatewayError ? error : fromFastify(error);
+    const fields = { code: ge.code, deviceId: req.fgDeviceId, method: req.method, url: req.url.split("?")[0], ip: req.ip };
+    if (ge.status >= 500) req.log.error({ ...fields, err: error }, "request failed");
+    else req.log.warn(fields, ge.message);
+    return sendError(req, reply, ge);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, new GatewayError("FG_NOT_FOUND")));
+
+  // RFC 5280 §5 CRL, DER, no client certificate needed (CONTRACT §6).
+  app.get("/crl", async (_req, reply) => reply.type("application/pkix-crl").header("cache-control", "max-age=60").send(ctx.crl.current()));
+
+  await app.register(async (scope) => registerEst(scope, ctx));
+  await app.register(async (scope) => registerAdminApi(scope, ctx));
+
+  await app.listen({ port: d.config.httpsPort, host: d.config.host });
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : d.config.httpsPort;
+  return { app, port, close: () => app.close() };
+}

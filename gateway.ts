@@ -1,0 +1,58 @@
+import type { GatewayConfig } from "./config.js";
+import type { Logger } from "./log.js";
+import { GatewayEvents, type Deps } from "./deps.js";
+import { crlUrlFor, openDataDir } from "./datadir.js";
+import { createMetrics } from "./metrics.js";
+import { startMetricsServer } from "./metrics-server.js";
+import { startHttps } from "./enroll/https-server.js";
+import { startBroker } from "./broker/server.js";
+
+export interface RunningGateway {
+  readonly httpsPort: number;
+  readonly mqttsPort: number;
+  readonly metricsPort: number;
+  readonly deps: Deps;
+  close(): Promise<void>;
+}
+
+const EXPIRY_WATCH_MS = 7 * 86_400_000;
+
+/**
+ * The composition root: opens the data directory, then starts the HTTPS (EST,
+ * admin API, CRL), MQTTS and metrics listeners, and wires the collaborators
+ * together. Nothing here decides policy.
+ */
+export async function startGateway(config: GatewayConfig, log: Logger, clock: () => number = Date.now): Promise<RunningGateway> {
+  let httpsPort = config.httpsPort;
+  const dir = openDataDir(config, log, clock, () => crlUrlFor(config, httpsPort));
+  const deps: Deps = { config, store: dir.store, ca: dir.ca, log, clock, events: new GatewayEvents() };
+  const metrics = createMetrics();
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.error({ err: e }, "error while closing");
+      }
+    }
+  };
+  closers.push(async () => dir.store.close());
+  try {
+    const https = await startHttps({ ...deps, metrics, pki: dir.pki });
+    httpsPort = https.port;
+    closers.push(https.close);
+    const broker = await startBroker({ ...deps, metrics, pki: dir.pki });
+    closers.push(() => broker.close());
+    const metricsServer = await startMetricsServer({
+      metrics, port: config.metricsPort, log,
+      beforeScrape: () => metrics.certificatesExpiring.set({ within: "7d" }, dir.store.certificates.countDevicesExpiring(clock(), EXPIRY_WATCH_MS)),
+    });
+    closers.push(metricsServer.close);
+    log.info({ httpsPort, mqttsPort: broker.port, metricsPort: metricsServer.port, dataDir: config.dataDir }, "ready");
+    return { httpsPort, mqttsPort: broker.port, metricsPort: metricsServer.port, deps, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
