@@ -7,7 +7,8 @@ export interface BrokerHandle {
   close(): Promise<void>;
 }
 
-/** The mqtts listener (issue 4 fills this in). */
-export async function startBroker(_d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<BrokerHandle> {
-  throw new Error("not implemented yet: issue 4");
+/** The mqtts listener. PLACEHOLDER until issue 4 lands: it listens on nothing. */
+export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<BrokerHandle> {
+  d.log.warn("MQTT broker not implemented yet (issue 4)");
+  return { port: 0, close: async () => {} };
 }

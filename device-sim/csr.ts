@@ -1,0 +1,54 @@
+import crypto from "node:crypto";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { CertificationRequestInfo, Attributes } from "@peculiar/asn1-csr";
+import { AlgorithmIdentifier, Attribute, AttributeTypeAndValue, AttributeValue, RelativeDistinguishedName, BasicConstraints, Extension, Extensions, KeyUsage, KeyUsageFlags, SubjectPublicKeyInfo, id_ce_basicConstraints, id_ce_keyUsage } from "@peculiar/asn1-x509";
+import { sigAlgFor, signBytes } from "../enroll/algorithms.js";
+import { cnName } from "../enroll/ca.js";
+import { derBitString, derSequence, toArrayBuffer } from "../enroll/der.js";
+import { OID } from "../enroll/roles.js";
+
+export interface CsrParams {
+  /** Subject CN; the gateway requires exactly CN=<deviceId>. */
+  readonly cn: string;
+  readonly privateKey: crypto.KeyObject;
+  /** Ask for CA:TRUE and keyCertSign (a hostile request the CA must ignore). */
+  readonly requestCa?: boolean;
+  /** Extra subject attributes after the CN, as [oid, value]. */
+  readonly extraSubject?: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * Builds a PKCS#10 request (RFC 2986) with @peculiar/asn1-csr structures and
+ * signs it with node:crypto, so any key node supports works, including keys
+ * WebCrypto refuses (P-192, RSA-1024) that tests need to see refused.
+ */
+export function buildCsr(p: CsrParams): Buffer {
+  const publicKey = crypto.createPublicKey(p.privateKey);
+  const spki = AsnConvert.parse(publicKey.export({ type: "spki", format: "der" }), SubjectPublicKeyInfo);
+  const subject = cnName(p.cn);
+  for (const [type, value] of p.extraSubject ?? []) {
+    subject.push(new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]));
+  }
+  const attributes = new Attributes();
+  if (p.requestCa) {
+    const exts = new Extensions([
+      new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: true }))) }),
+      new Extension({ extnID: id_ce_keyUsage, critical: true, extnValue: new OctetString(AsnConvert.serialize(new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign))) }),
+    ]);
+    attributes.push(new Attribute({ type: OID.extensionRequest, values: [AsnConvert.serialize(exts)] }));
+  }
+  const info = new CertificationRequestInfo({ subject, subjectPKInfo: spki, attributes });
+  const infoDer = Buffer.from(AsnConvert.serialize(info));
+  const alg = sigAlgFor(p.privateKey);
+  const algDer = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: alg.oid, ...(alg.nullParams ? { parameters: null } : {}) })));
+  return derSequence(infoDer, algDer, derBitString(signBytes(alg, p.privateKey, infoDer)));
+}
+
+/** Flips one bit of the signature: the request still parses but proves nothing. */
+export function breakCsrSignature(der: Buffer): Buffer {
+  const copy = Buffer.from(der);
+  copy[copy.length - 3]! ^= 0x01;
+  return copy;
+}
+
+export { toArrayBuffer };
