@@ -1,12 +1,61 @@
-import type { Command } from "./command.js";
+import { type Command, parse } from "./command.js";
+import { SIM_DEFAULTS, SIM_FLAGS, simOptionsFrom } from "../device-sim/options.js";
+import { runSim, type EstFactoryOptions } from "../device-sim/main.js";
+import type { EstPort } from "../device-sim/device.js";
 
-/** The fleet simulator (issue 6 fills this in). */
+// TEMPORARY until the EST branch lands device-sim/est-client.ts on main: then a static import.
+const EST_CLIENT_MODULE = "../device-sim/est-client.js";
+async function estFactory(): Promise<(o: EstFactoryOptions) => EstPort> {
+  const m = (await import(EST_CLIENT_MODULE)) as { EstClient: new (o: EstFactoryOptions) => EstPort };
+  return (o) => new m.EstClient(o);
+}
+
 export const simCommand: Command = {
   name: "sim",
   summary: "run virtual devices against a running gateway",
-  help: "Usage: gateway sim [options] (not implemented yet: issue 6)",
+  help: `Usage: gateway sim [options]
+
+Runs virtual devices against a running gateway through the real EST and MQTT
+paths. Each device enrolls (if it has no certificate), connects over mqtts
+with its certificate, subscribes to its commands and publishes telemetry.
+With --data it also connects as a service, subscribes to devices/+/telemetry
+and measures delivery and end-to-end latency.
+
+A one-line progress report goes to stderr about once a second; at the end one
+JSON object goes to stdout (or --out):
+  { devices, enrolled, connected, published, delivered, failures: { <reason>: n },
+    enrollPerSec, connectPerSec, latencyMs: { p50, p95, p99, max } }
+Exit status: 0 when there are no failures, 1 otherwise, 2 on a usage error.
+
+Options:
+  --devices N          number of devices (default ${SIM_DEFAULTS.devices}; with --tokens: one per line)
+  --concurrency C      devices booting at once (default ${SIM_DEFAULTS.concurrency})
+  --rate R             telemetry messages per second per device (default ${SIM_DEFAULTS.rate}; may be 0.1)
+  --duration S         length of the run, e.g. 30, 30s, 5m (default ${SIM_DEFAULTS.duration})
+  --qos 0|1            QoS of telemetry (default ${SIM_DEFAULTS.qos})
+  --payload-bytes B    telemetry payload size in bytes (default ${SIM_DEFAULTS.payloadBytes})
+  --data DIR           the gateway's data directory: mints tokens, trusts pki/ca.pem,
+                       issues the service subscriber's credential, admin credential
+  --tokens FILE        CSV "deviceId,token" from "gateway token create --count N --prefix P"
+  --state DIR          keys and certificates kept between runs (a device with a
+                       certificate does not enroll again); default: memory only
+  --ca FILE            the gateway's trust anchor when --data is not given
+  --est URL            EST server (default ${SIM_DEFAULTS.est})
+  --mqtt URL           MQTT server (default ${SIM_DEFAULTS.mqtt})
+  --out FILE           write the JSON report there instead of stdout
+  --scenario NAME      first-boot (default), reconnect-storm (everyone drops and
+                       comes back at once), revoke-drill (revoke some devices mid-run)
+  --revoke N           devices the revoke drill revokes (default: a tenth); implies revoke-drill
+  --renew-at X         when devices re-enroll: a fraction of the certificate lifetime
+                       (default 0.667: a third left) or seconds after obtaining it (e.g. 20s)
+  --prefix P           device ids P000001... when minting tokens (default ${SIM_DEFAULTS.prefix})`,
   async run(io) {
-    io.err("gateway sim: not implemented yet\n");
-    return 1;
+    const { values, positionals } = parse(io.argv, SIM_FLAGS, false);
+    if (values.help) return io.out(simCommand.help + "\n"), 0;
+    void positionals;
+    const opts = simOptionsFrom(values);
+    const makeEst = await estFactory();
+    const { exitCode } = await runSim(opts, { err: io.err, out: io.out }, { makeEst });
+    return exitCode;
   },
 };

@@ -1,0 +1,61 @@
+import https from "node:https";
+
+/**
+ * The few admin API calls the simulator makes (CONTRACT §6), authenticated
+ * with the admin client certificate from <data>/admin/. One keep-alive agent:
+ * a drill revoking many devices reuses its TLS connections.
+ */
+export interface AdminReply {
+  readonly status: number;
+  readonly body: string;
+}
+
+export class AdminApi {
+  private readonly agent: https.Agent;
+
+  constructor(private readonly baseUrl: string, cred: { certPem: string; keyPem: string }, caPem: string, private readonly timeoutMs = 10_000) {
+    this.agent = new https.Agent({ keepAlive: true, maxSockets: 16, cert: cred.certPem, key: cred.keyPem, ca: caPem, minVersion: "TLSv1.2" });
+  }
+
+  /** POST /api/v1/devices/:id/revoke with {"reason": ...}. */
+  revoke(deviceId: string, reason = "unspecified"): Promise<AdminReply> {
+    return this.request("POST", `/api/v1/devices/${encodeURIComponent(deviceId)}/revoke`, JSON.stringify({ reason }));
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private request(method: string, path: string, body?: string): Promise<AdminReply> {
+    return new Promise<AdminReply>((resolve, reject) => {
+      const req = https.request(new URL(path, this.baseUrl), {
+        method,
+        agent: this.agent,
+        timeout: this.timeoutMs,
+        headers: body === undefined ? {} : { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      });
+      req.on("timeout", () => req.destroy(new Error(`admin API ${method} ${path}: no answer within ${this.timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+}
+
+/**
+ * The fleet's route is missing (the admin API is not served) when a device we
+ * know is registered comes back 404 with the gateway's generic not-found body.
+ */
+export function isRouteMissing(r: AdminReply): boolean {
+  if (r.status !== 404) return false;
+  try {
+    const j = JSON.parse(r.body) as { code?: unknown; message?: unknown };
+    return j.code === "FG_NOT_FOUND" && j.message === "not found";
+  } catch {
+    return true;
+  }
+}

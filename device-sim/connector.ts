@@ -1,0 +1,75 @@
+import net from "node:net";
+import tls from "node:tls";
+import { MqttClient, type IClientOptions } from "mqtt";
+
+/**
+ * Builds MQTT-over-TLS clients for many identities from ONE options object.
+ * The mqtt package's own reconnect is off (reconnectPeriod 0): the device
+ * state machine decides when to retry, with its own backoff. The stream
+ * builder is a single shared function; each client carries its identity's
+ * tls.SecureContext in its options, so no closure is made per connection.
+ */
+export interface MqttTarget {
+  readonly host: string;
+  readonly port: number;
+  /** SNI name; omitted for IP literals (RFC 6066 §3 forbids them in SNI). */
+  readonly servername?: string;
+}
+
+export interface ConnectorOptions {
+  readonly keepaliveS: number;
+  readonly connectTimeoutMs: number;
+}
+
+interface FgClientOptions extends IClientOptions {
+  fgSecureContext: tls.SecureContext;
+}
+
+export function targetFromUrl(u: URL): MqttTarget {
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = u.port === "" ? 8883 : Number(u.port);
+  return net.isIP(host) === 0 ? { host, port, servername: host } : { host, port };
+}
+
+/** One SecureContext per credential: key + certificate of the identity, and the gateway's trust anchor. */
+export function secureContextFor(keyPem: string, certPem: string, caPem: string): tls.SecureContext {
+  return tls.createSecureContext({ key: keyPem, cert: certPem, ca: caPem, minVersion: "TLSv1.2" });
+}
+
+export class MqttConnector {
+  private readonly tlsBase: tls.ConnectionOptions;
+
+  constructor(target: MqttTarget, private readonly o: ConnectorOptions) {
+    this.tlsBase = Object.freeze({
+      host: target.host,
+      port: target.port,
+      ...(target.servername === undefined ? {} : { servername: target.servername }),
+      // The gateway is authenticated against the trust anchor in each SecureContext.
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.2" as const,
+    });
+  }
+
+  private readonly buildStream = (client: MqttClient): tls.TLSSocket => {
+    const ctx = (client.options as FgClientOptions).fgSecureContext;
+    return tls.connect({ ...this.tlsBase, secureContext: ctx });
+  };
+
+  /** A client that starts connecting at once; listen for connect/error/close on it. */
+  create(clientId: string, ctx: tls.SecureContext): MqttClient {
+    const opts: FgClientOptions = {
+      clientId,
+      protocolVersion: 4,
+      clean: true,
+      keepalive: this.o.keepaliveS,
+      // Do not restart the keepalive timer on every publish: one timer per client per keepalive period.
+      reschedulePings: false,
+      reconnectPeriod: 0,
+      connectTimeout: this.o.connectTimeoutMs,
+      resubscribe: false,
+      queueQoSZero: false,
+      fgSecureContext: ctx,
+    };
+    return new MqttClient(this.buildStream as never, opts);
+  }
+}

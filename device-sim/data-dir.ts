@@ -1,0 +1,79 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { openStore, type Store } from "../db/store.js";
+import { pkiPaths } from "../enroll/pki.js";
+import { CertificateAuthority } from "../enroll/ca.js";
+import { fromPemAll } from "../enroll/der.js";
+import { issueCredential } from "../enroll/credentials.js";
+import { revokeDevice } from "../enroll/fleet.js";
+import { GatewayError } from "../errors.js";
+
+/**
+ * The simulator's view of a gateway's --data directory: the registry (to mint
+ * tokens and, as a fallback, to revoke) and the PKI (trust anchor, the admin
+ * credential, issuing a `service` credential for the telemetry subscriber).
+ * Unlike `openDataDir` it never creates or rewrites anything in the PKI: the
+ * simulator must not re-issue a running gateway's server certificate.
+ */
+export class SimDataDir {
+  readonly paths: ReturnType<typeof pkiPaths>;
+  readonly caPem: string;
+  private constructor(readonly dir: string, readonly store: Store, private readonly clock: () => number) {
+    this.paths = pkiPaths(dir);
+    this.caPem = fs.readFileSync(this.paths.rootCert, "utf8");
+  }
+
+  static open(dir: string, clock: () => number = Date.now): SimDataDir {
+    const root = path.resolve(dir);
+    const p = pkiPaths(root);
+    if (!fs.existsSync(p.rootCert) || !fs.existsSync(path.join(root, "gateway.db"))) {
+      throw new GatewayError("FG_USAGE", `${root} is not a gateway data directory (no pki/ca.pem or gateway.db): start the gateway with --data ${dir} first`);
+    }
+    return new SimDataDir(root, openStore(path.join(root, "gateway.db"), clock), clock);
+  }
+
+  /** The admin client credential the gateway created on its first start (CONTRACT §2). */
+  adminCredential(): { certPem: string; keyPem: string } {
+    return { certPem: fs.readFileSync(this.paths.adminCert, "utf8"), keyPem: fs.readFileSync(this.paths.adminKey, "utf8") };
+  }
+
+  /**
+   * Issues a `service` credential (CONTRACT §3: only `gateway cert issue` makes
+   * those; this is the same code path) for the telemetry subscriber. The files
+   * go to `outDir` when given (kept with --state), else to a temporary
+   * directory that is removed once read.
+   */
+  issueServiceCredential(name: string, crlUrl: string, outDir?: string): { certPem: string; keyPem: string; name: string } {
+    const ca = new CertificateAuthority({
+      root: { certDer: this.pemDer(this.paths.rootCert) },
+      issuing: { certDer: this.pemDer(this.paths.issuingCert), key: crypto.createPrivateKey(fs.readFileSync(this.paths.issuingKey)) },
+      certDays: 365,
+      clock: this.clock,
+      crlUrl: () => crlUrl,
+    });
+    const dir = outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fg-sim-svc-"));
+    try {
+      const r = issueCredential({ store: this.store, ca, clock: this.clock }, "service", name, dir, "sim");
+      return { certPem: fs.readFileSync(r.certFile, "utf8"), keyPem: fs.readFileSync(r.keyFile, "utf8"), name };
+    } finally {
+      if (!outDir) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Fallback revocation straight on the registry (the gateway follows the revocation log and kicks). */
+  revoke(deviceId: string): void {
+    revokeDevice({ store: this.store, clock: this.clock }, deviceId, "unspecified", "sim:revoke-drill");
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  private pemDer(file: string): Buffer {
+    const der = fromPemAll(fs.readFileSync(file, "utf8"))[0];
+    if (!der) throw new Error(`${file} holds no certificate`);
+    return der;
+  }
+}

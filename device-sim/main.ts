@@ -1,0 +1,145 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import https from "node:https";
+import { GatewayError } from "../errors.js";
+import { AdminApi, isRouteMissing } from "./admin-client.js";
+import { targetFromUrl } from "./connector.js";
+import { SimDataDir } from "./data-dir.js";
+import type { BootstrapAuth, EstPort } from "./device.js";
+import { Fleet, type FleetReport } from "./fleet.js";
+import type { SimOptions } from "./options.js";
+import { reportExitCode } from "./report.js";
+import { makeScenario, type Revoker } from "./scenarios/index.js";
+import { MemoryCredentials, StateDir } from "./state.js";
+import { deviceIds, mintTokens, parseTokensCsv } from "./tokens.js";
+
+/** What the simulator needs from outside: where to write, and how to make an EST client. */
+export interface SimIo {
+  /** Progress lines and notes (stderr in the CLI). */
+  readonly err: (s: string) => void;
+  /** The JSON report when there is no --out (stdout in the CLI). */
+  readonly out: (s: string) => void;
+}
+
+export interface EstFactoryOptions {
+  readonly baseUrl: string;
+  readonly caPem: string;
+  readonly agent?: https.Agent;
+  readonly timeoutMs?: number;
+}
+
+export interface SimRuntime {
+  readonly makeEst: (o: EstFactoryOptions) => EstPort;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+export const TOKEN_TTL_SECONDS = 24 * 3600;
+
+/** performance.now() is monotonic and sub-millisecond; anchored to the epoch so timestamps are wall-clock. */
+export const hrClock = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * The simulator's composition root: turns validated options into a fleet
+ * (device ids, bootstrap credentials, --state, EST client, service
+ * subscriber, scenario), runs it, and writes the report (CONTRACT §7).
+ */
+export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<{ report: FleetReport; exitCode: number }> {
+  const clock = rt.clock ?? hrClock;
+  const data = o.data ? SimDataDir.open(o.data) : undefined;
+  const agents: https.Agent[] = [];
+  let admin: AdminApi | undefined;
+  try {
+    const caPem = o.ca ? fs.readFileSync(o.ca, "utf8") : data!.caPem;
+    const fromFile = o.tokens ? parseTokensCsv(readText(o.tokens, "--tokens")) : undefined;
+    let ids: string[];
+    if (fromFile) {
+      const n = o.devices ?? fromFile.length;
+      if (n > fromFile.length) throw new GatewayError("FG_USAGE", `--devices ${n} but ${o.tokens} has only ${fromFile.length} tokens`);
+      ids = fromFile.slice(0, n).map((t) => t.deviceId);
+    } else {
+      ids = deviceIds(o.prefix, o.devices ?? 10);
+    }
+    if (o.revoke > ids.length && o.scenario === "revoke-drill") throw new GatewayError("FG_USAGE", `--revoke ${o.revoke} is more than the ${ids.length} devices`);
+
+    const bootstrap = async (need: readonly string[]): Promise<Map<string, BootstrapAuth>> => {
+      const out = new Map<string, BootstrapAuth>();
+      if (fromFile) {
+        const byId = new Map(fromFile.map((t) => [t.deviceId, t.token]));
+        for (const id of need) {
+          const token = byId.get(id);
+          if (token) out.set(id, { token });
+        }
+      } else if (data) {
+        const minted = mintTokens(data.store, need, TOKEN_TTL_SECONDS, Date.now);
+        for (const [id, token] of minted.tokens) out.set(id, { token });
+        if (minted.refused.size > 0) io.err(`sim: the registry refused tokens for ${minted.refused.size} device(s) (e.g. ${[...minted.refused][0]!.join(": ")})\n`);
+      }
+      return out;
+    };
+
+    // Token enrollments carry no client certificate, so they can share kept-alive
+    // connections; anything authenticated by a certificate gets a connection of its own.
+    const pooled = new https.Agent({ keepAlive: true, maxSockets: Math.min(o.concurrency, 256), ca: caPem, minVersion: "TLSv1.2" });
+    agents.push(pooled);
+    const estBase = o.est.toString();
+    const estPooled = rt.makeEst({ baseUrl: estBase, caPem, agent: pooled });
+    const estFresh = rt.makeEst({ baseUrl: estBase, caPem });
+    const est: EstPort = {
+      simpleEnroll: (csr, auth) => ("token" in auth ? estPooled : estFresh).simpleEnroll(csr, auth),
+      simpleReenroll: (csr, cred) => estFresh.simpleReenroll(csr, cred),
+    };
+
+    const observer = data
+      ? { ...data.issueServiceCredential("sim", new URL("/crl", o.est).toString()), clientId: `sim-${process.pid}-${crypto.randomBytes(3).toString("hex")}` }
+      : undefined;
+
+    let revoke: Revoker | undefined;
+    if (data) {
+      const dd = data;
+      let viaDataDir = false;
+      revoke = async (id) => {
+        if (!viaDataDir) {
+          admin ??= new AdminApi(o.est.origin, dd.adminCredential(), caPem);
+          const r = await admin.revoke(id);
+          if (r.status >= 200 && r.status < 300) return "admin-api";
+          if (!isRouteMissing(r)) throw new Error(`admin API refused to revoke ${id}: ${r.status} ${r.body.trim()}`);
+          viaDataDir = true;
+          io.err("sim: this gateway does not serve the admin API; revoking through the data directory instead\n");
+        }
+        dd.revoke(id);
+        return "data-dir";
+      };
+    }
+
+    const fleet = new Fleet({
+      ids, concurrency: o.concurrency, rate: o.rate, durationMs: o.durationS * 1000, qos: o.qos, payloadBytes: o.payloadBytes,
+      mqtt: targetFromUrl(o.mqtt), caPem, renewAt: o.renewAt,
+    }, {
+      clock, random: rt.random ?? Math.random, est,
+      creds: o.state ? StateDir.open(o.state) : new MemoryCredentials(),
+      bootstrap,
+      ...(observer ? { observer } : {}),
+      progress: (line) => io.err(`${line}\n`),
+    });
+    const report = await fleet.run(makeScenario(o.scenario, { revokeCount: o.revoke, ...(revoke ? { revoke } : {}) }));
+    const retries = [...fleet.stats.retries].map(([k, v]) => `${k} ${v}`).join(", ");
+    if (retries) io.err(`sim: retried: ${retries}\n`);
+    const json = JSON.stringify(report) + "\n";
+    if (o.out) fs.writeFileSync(o.out, json);
+    else io.out(json);
+    return { report, exitCode: reportExitCode(report) };
+  } finally {
+    admin?.close();
+    for (const a of agents) a.destroy();
+    data?.close();
+  }
+}
+
+function readText(file: string, flag: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new GatewayError("FG_USAGE", `cannot read ${flag} ${file}: ${(e as Error).message}`);
+  }
+}
