@@ -2,7 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
 import { issueDirect } from "../helpers/certs.js";
 import { httpsRequest } from "../helpers/https.js";
@@ -118,8 +118,9 @@ test("revoke through the API: idempotent, audited with the admin, and the serial
   assert.match(text, /X509v3 CRL Number/);
   assert.match(text, /Next Update/);
   // The CRL's signature verifies against the issuing CA.
-  const verify = execFileSync("openssl", ["crl", "-inform", "DER", "-in", path.join(dir, "crl.der"), "-noout", "-CAfile", g.paths.issuingCert], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  void verify;
+  const verify = spawnSync("openssl", ["crl", "-inform", "DER", "-in", path.join(dir, "crl.der"), "-noout", "-CAfile", g.paths.issuingCert], { encoding: "utf8" });
+  assert.equal(verify.status, 0, verify.stderr);
+  assert.match(verify.stderr + verify.stdout, /verify OK/);
 
   const audit = (await api("/api/v1/audit?limit=50")).json<{ type: string; actor: string; deviceId: string; at: string }[]>();
   const ev = audit.find((e) => e.type === "device.revoked" && e.deviceId === "dev-rev");
