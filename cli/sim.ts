@@ -50,9 +50,8 @@ Options:
                        (default 0.667: a third left) or seconds after obtaining it (e.g. 20s)
   --prefix P           device ids P000001... when minting tokens (default ${SIM_DEFAULTS.prefix})`,
   async run(io) {
-    const { values, positionals } = parse(io.argv, SIM_FLAGS, false);
+    const { values } = parse(io.argv, SIM_FLAGS, false);
     if (values.help) return io.out(simCommand.help + "\n"), 0;
-    void positionals;
     const opts = simOptionsFrom(values);
     const makeEst = await estFactory();
     const { exitCode } = await runSim(opts, { err: io.err, out: io.out }, { makeEst });

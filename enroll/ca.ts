@@ -4,13 +4,14 @@ import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, AuthorityKeyIdentifier, BasicConstraints, Certificate,
   CertificatePolicies, CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, Extension,
   GeneralName, KeyIdentifier, KeyUsage, KeyUsageFlags, Name, PolicyInformation, RelativeDistinguishedName,
-  SubjectAlternativeName, SubjectKeyIdentifier, SubjectPublicKeyInfo, Validity,
+  SubjectAlternativeName,
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_certificatePolicies, id_ce_cRLDistributionPoints,
   id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName, id_ce_subjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import type { Role } from "../db/types.js";
 import { type SigAlg, sigAlgFor, signBytes } from "./algorithms.js";
-import { derBitString, derSequence, derTlv, toPem } from "./der.js";
+import { derBitString, derOid, derSequence, derTime, derTlv, toPem } from "./der.js";
+import { spkiKeyId } from "./spki.js";
 import { type CertTemplate, clientProfile } from "./profile.js";
 import { canonicalSerial } from "./cert-info.js";
 import { OID } from "./roles.js";
@@ -47,8 +48,19 @@ export function randomSerial(): Buffer {
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING. */
 export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
-  return crypto.createHash("sha1").update(new Uint8Array(spki.subjectPublicKey)).digest();
+  return spkiKeyId(Buffer.from(spkiDer.buffer, spkiDer.byteOffset, spkiDer.byteLength));
+}
+
+/** Name ::= SEQUENCE { SET { SEQUENCE { id-at-commonName, UTF8String } } }, the only subject shape we issue. */
+const CN_OID = derOid(OID.commonName);
+export function cnNameDer(cn: string): Buffer {
+  return derSequence(derTlv(0x31, derSequence(CN_OID, derTlv(0x0c, Buffer.from(cn, "utf8")))));
+}
+
+const SKI_OID = derOid(id_ce_subjectKeyIdentifier);
+/** Extension { subjectKeyIdentifier, OCTET STRING { KeyIdentifier } } (RFC 5280 §4.2.1.2, non-critical). */
+function skiExtension(ski: Buffer): Buffer {
+  return derSequence(SKI_OID, derTlv(0x04, derTlv(0x04, ski)));
 }
 
 export function cnName(cn: string): Name {
@@ -130,17 +142,16 @@ export class CertSigner {
       if (this.fixedCache.size > 64) this.fixedCache.clear();
       this.fixedCache.set(cacheKey, fixed);
     }
-    const skiExt = ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(ski));
-    const subjectDer = Buffer.from(AsnConvert.serialize(cnName(t.subjectCN)));
+    const subjectDer = cnNameDer(t.subjectCN);
     const tbs = derSequence(
       V3,
       derTlv(0x02, serial),
       this.issuer.algIdDer,
       opts.selfSigned ? subjectDer : this.issuer.nameDer,
-      Buffer.from(AsnConvert.serialize(new Validity({ notBefore: t.notBefore, notAfter: t.notAfter }))),
+      derSequence(derTime(t.notBefore), derTime(t.notAfter)),
       subjectDer,
       spkiDer,
-      derTlv(0xa3, derSequence(...fixed, skiExt)),
+      derTlv(0xa3, derSequence(...fixed, skiExtension(ski))),
     );
     const der = derSequence(tbs, this.issuer.algIdDer, derBitString(signBytes(this.issuer.alg, this.issuer.key, tbs)));
     return {

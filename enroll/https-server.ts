@@ -84,6 +84,8 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     loggerInstance: d.log.child({ part: "https" }) as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: MAX_BODY_BYTES,
+    // Refuse unknown fields instead of silently dropping them (fastify's default strips them).
+    ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
     forceCloseConnections: true,
     connectionTimeout: 30_000,

@@ -1,7 +1,67 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { HttpsContext } from "../https-server.js";
+import { GatewayError } from "../../errors.js";
+import { parseDuration } from "../../duration.js";
+import { getDevice, listDevices, revokeDevice, type RevokeResult } from "../fleet.js";
+import { createToken } from "../tokens.js";
+import type { RevocationReason } from "../../db/types.js";
+import { authorizeAdmin } from "./auth.js";
+import { auditQuery, deviceIdParams, listQuery, revokeBody, tokenBody } from "./schemas.js";
 
-/** Admin API under /api/v1 (issue 5 fills these in). */
-export async function registerAdminApi(_app: FastifyInstance, _ctx: HttpsContext): Promise<void> {
-  // Not implemented yet: issue 5.
+const DEFAULT_TOKEN_TTL = 86400;
+const DEFAULT_AUDIT_LIMIT = 100;
+
+/** A bad id in the path is a clear 400, not a schema dump. */
+function schemaErrorFormatter(errors: { instancePath?: string; message?: string }[], dataVar: string): Error {
+  const e = errors[0];
+  if (dataVar === "params") return new GatewayError("FG_DEVICE_ID_INVALID");
+  return new GatewayError("FG_BODY_INVALID", `${dataVar}${e?.instancePath ?? ""} ${e?.message ?? "is invalid"}`);
+}
+
+/**
+ * The admin API under /api/v1 (CONTRACT §6). Every route needs an admin client
+ * certificate; mutations are written to the audit trail with the admin's name.
+ */
+export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext): Promise<void> {
+  app.setSchemaErrorFormatter(schemaErrorFormatter);
+  app.addHook("onRequest", async (req: FastifyRequest) => {
+    if (!req.url.startsWith("/api/")) return;
+    req.admin = authorizeAdmin(ctx, req);
+  });
+
+  app.get("/api/v1/devices", { schema: { querystring: listQuery } }, async (req) => {
+    const q = req.query as { expiringWithin?: string };
+    const windowMs = q.expiringWithin === undefined ? undefined : parseDuration(q.expiringWithin, "expiringWithin") * 1000;
+    return listDevices(ctx.store, ctx.clock(), windowMs);
+  });
+
+  app.get("/api/v1/devices/:id", { schema: { params: deviceIdParams } }, async (req) => {
+    const { id } = req.params as { id: string };
+    req.fgDeviceId = id;
+    return getDevice(ctx.store, id, ctx.clock());
+  });
+
+  app.post("/api/v1/devices/:id/revoke", { schema: { params: deviceIdParams, body: revokeBody } }, async (req): Promise<RevokeResult & { status: "revoked" }> => {
+    const { id } = req.params as { id: string };
+    req.fgDeviceId = id;
+    const reason: RevocationReason = (req.body as { reason?: RevocationReason } | null)?.reason ?? "unspecified";
+    const r = revokeDevice(ctx, id, reason, req.admin!.actor);
+    req.log.info({ deviceId: id, reason, serials: r.serials, actor: req.admin!.actor, alreadyRevoked: r.alreadyRevoked }, "device revoked");
+    return { ...r, status: "revoked" };
+  });
+
+  app.post("/api/v1/tokens", { schema: { body: tokenBody } }, async (req, reply) => {
+    const b = req.body as { deviceId: string; ttlSeconds?: number };
+    req.fgDeviceId = b.deviceId;
+    const t = createToken(ctx, b.deviceId, b.ttlSeconds ?? DEFAULT_TOKEN_TTL, req.admin!.actor);
+    req.log.info({ deviceId: b.deviceId, expiresAt: t.expiresAt, actor: req.admin!.actor }, "token created");
+    return reply.code(201).send(t);
+  });
+
+  app.get("/api/v1/audit", { schema: { querystring: auditQuery } }, async (req) => {
+    const q = req.query as { limit?: number; deviceId?: string };
+    const limit = q.limit ?? DEFAULT_AUDIT_LIMIT;
+    const events = q.deviceId ? ctx.store.audit.forDevice(q.deviceId, limit) : ctx.store.audit.newest(limit);
+    return events.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+  });
 }

@@ -1,0 +1,41 @@
+import { NAME_RE } from "../roles.js";
+import { REVOCATION_REASONS } from "../../db/types.js";
+import { MAX_TOKEN_TTL_SECONDS } from "../tokens.js";
+
+/** JSON schemas for the admin API; fastify validates before any handler runs. */
+export const deviceIdParams = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", pattern: NAME_RE.source } },
+} as const;
+
+export const revokeBody = {
+  type: ["object", "null"],
+  additionalProperties: false,
+  properties: { reason: { type: "string", enum: [...REVOCATION_REASONS] } },
+} as const;
+
+export const tokenBody = {
+  type: "object",
+  additionalProperties: false,
+  required: ["deviceId"],
+  properties: {
+    deviceId: { type: "string", pattern: NAME_RE.source },
+    ttlSeconds: { type: "integer", minimum: 1, maximum: MAX_TOKEN_TTL_SECONDS },
+  },
+} as const;
+
+export const listQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: { expiringWithin: { type: "string", pattern: "^\\d{1,9}[smhdw]?$" } },
+} as const;
+
+export const auditQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    limit: { type: "integer", minimum: 1, maximum: 1000 },
+    deviceId: { type: "string", pattern: NAME_RE.source },
+  },
+} as const;

@@ -1,0 +1,144 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { CLI, spawnGateway, tmpDir } from "../helpers/gateway.js";
+import { openStore } from "../../db/store.js";
+import { hashToken } from "../../enroll/tokens.js";
+
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
+
+const mode = (f: string) => fs.statSync(f).mode & 0o777;
+
+test("first use creates the data dir, PKI and admin credential with private modes; later uses reuse them", () => {
+  const data = path.join(tmpDir(), "data");
+  const r1 = run(["token", "create", "dev-1", "--data", data]);
+  assert.equal(r1.status, 0, r1.stderr);
+  for (const f of ["gateway.db", "pki/ca.pem", "admin/admin.pem", "admin/admin.key", "pki/issuing.pem", "pki/server.pem"]) {
+    assert.ok(fs.existsSync(path.join(data, f)), f);
+  }
+  for (const k of ["pki/ca.key", "pki/issuing.key", "pki/server.key", "admin/admin.key"]) assert.equal(mode(path.join(data, k)), 0o600, k);
+  for (const d of ["", "pki", "admin"]) assert.equal(mode(path.join(data, d)), 0o700, d || "data dir");
+  const ca1 = fs.readFileSync(path.join(data, "pki/ca.pem"), "utf8");
+  const admin1 = fs.readFileSync(path.join(data, "admin/admin.pem"), "utf8");
+  assert.equal(run(["token", "create", "dev-2", "--data", data]).status, 0);
+  assert.equal(fs.readFileSync(path.join(data, "pki/ca.pem"), "utf8"), ca1, "root CA reused");
+  assert.equal(fs.readFileSync(path.join(data, "admin/admin.pem"), "utf8"), admin1, "admin credential reused");
+});
+
+test("openssl verifies the admin, service and server certificates against pki/ca.pem", () => {
+  const data = tmpDir();
+  const out = path.join(data, "svc");
+  const r = run(["cert", "issue", "--role", "service", "--name", "backend", "--out", out, "--data", data]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(mode(path.join(out, "backend.key")), 0o600);
+  const ca = path.join(data, "pki/ca.pem");
+  const untrusted = path.join(data, "pki/issuing.pem");
+  for (const c of [path.join(data, "admin/admin.pem"), path.join(out, "backend.pem")]) {
+    const v = execFileSync("openssl", ["verify", "-purpose", "sslclient", "-CAfile", ca, "-untrusted", untrusted, c], { encoding: "utf8" });
+    assert.match(v, /: OK/);
+  }
+  const v = execFileSync("openssl", ["verify", "-purpose", "sslserver", "-CAfile", ca, "-untrusted", untrusted, path.join(data, "pki/server.pem")], { encoding: "utf8" });
+  assert.match(v, /: OK/);
+  const text = execFileSync("openssl", ["x509", "-in", path.join(data, "pki/server.pem"), "-noout", "-ext", "subjectAltName"], { encoding: "utf8" });
+  assert.match(text, /DNS:localhost/);
+  assert.match(text, /IP Address:127\.0\.0\.1/);
+  // The root key signs only the issuing CA; the issuing CA is constrained to end entities.
+  const issuing = execFileSync("openssl", ["x509", "-in", untrusted, "-noout", "-ext", "basicConstraints,keyUsage"], { encoding: "utf8" });
+  assert.match(issuing, /CA:TRUE, pathlen:0/);
+  assert.match(issuing, /Certificate Sign, CRL Sign/);
+});
+
+test("token create prints the token alone; --count prints CSV; only hashes are stored", () => {
+  const data = tmpDir();
+  const one = run(["token", "create", "dev-a", "--ttl", "1h", "--data", data]);
+  assert.equal(one.status, 0, one.stderr);
+  assert.match(one.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+  const many = run(["token", "create", "--count", "3", "--prefix", "sim", "--data", data]);
+  assert.equal(many.status, 0, many.stderr);
+  const lines = many.stdout.trim().split("\n");
+  assert.deepEqual(lines.map((l) => l.split(",")[0]), ["sim000001", "sim000002", "sim000003"]);
+  const store = openStore(path.join(data, "gateway.db"));
+  try {
+    const tok = lines[1]!.split(",")[1]!;
+    const row = store.tokens.get(hashToken(tok))!;
+    assert.equal(row.deviceId, "sim000002");
+    const ttl = store.tokens.get(hashToken(one.stdout.trim()))!;
+    assert.ok(Math.abs(ttl.expiresAt - ttl.createdAt - 3600_000) < 1000);
+  } finally {
+    store.close();
+  }
+});
+
+test("usage errors exit 2 with a message on stderr; every subcommand answers --help", () => {
+  const data = tmpDir();
+  for (const args of [
+    ["token", "create", "bad id!", "--data", data],
+    ["token", "create", "dev", "--ttl", "soon", "--data", data],
+    ["token", "create", "--count", "0", "--prefix", "x", "--data", data],
+    ["devices", "revoke", "dev", "--reason", "boredom", "--data", data],
+    ["devices", "frobnicate", "--data", data],
+    ["cert", "issue", "--role", "device", "--name", "x", "--out", data, "--data", data],
+    ["start", "--https-port", "99999"],
+    ["start", "--no-such-flag"],
+    ["nosuchcommand"],
+  ]) {
+    const r = run(args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(r.stderr.trim().length > 0, `message on stderr for ${args.join(" ")}`);
+    assert.equal(r.stdout, "");
+  }
+  for (const c of ["start", "token", "devices", "cert", "sim"]) {
+    const r = run([c, "--help"]);
+    assert.equal(r.status, 0, c);
+    assert.match(r.stdout, /Usage/);
+  }
+});
+
+test("devices list --json and revoke work on the data dir; revoking an unknown device fails with 1", () => {
+  const data = tmpDir();
+  assert.equal(run(["token", "create", "x", "--data", data]).status, 0);
+  const store = openStore(path.join(data, "gateway.db"));
+  const now = Date.now();
+  store.devices.ensure("dev-9", now);
+  store.certificates.insert({ serial: crypto.randomBytes(8).toString("hex"), role: "device", name: "dev-9", deviceId: "dev-9", notBefore: now - 1000, notAfter: now + 3 * 86_400_000, issuedAt: now, pem: "-" });
+  store.close();
+  const list = run(["devices", "list", "--json", "--data", data]);
+  assert.equal(list.status, 0, list.stderr);
+  const arr = JSON.parse(list.stdout) as { id: string; status: string; online: boolean; lastSeen: null; certificates: { serial: string; notBefore: string; notAfter: string; status: string }[] }[];
+  assert.equal(arr.length, 1);
+  assert.deepEqual(Object.keys(arr[0]!).sort(), ["certificates", "id", "lastSeen", "online", "status"]);
+  assert.deepEqual(Object.keys(arr[0]!.certificates[0]!).sort(), ["notAfter", "notBefore", "serial", "status"]);
+  assert.equal(JSON.parse(run(["devices", "list", "--json", "--expiring", "7d", "--data", data]).stdout).length, 1);
+  assert.equal(JSON.parse(run(["devices", "list", "--json", "--expiring", "1d", "--data", data]).stdout).length, 0);
+  const rev = run(["devices", "revoke", "dev-9", "--reason", "keyCompromise", "--data", data]);
+  assert.equal(rev.status, 0, rev.stderr);
+  assert.equal(run(["devices", "revoke", "dev-9", "--data", data]).status, 0, "idempotent");
+  const after = JSON.parse(run(["devices", "list", "--json", "--data", data]).stdout) as typeof arr;
+  assert.equal(after[0]!.status, "revoked");
+  assert.equal(after[0]!.certificates[0]!.status, "revoked");
+  const unknown = run(["devices", "revoke", "ghost", "--data", data]);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /not found/);
+  const human = run(["devices", "list", "--data", data]);
+  assert.match(human.stdout, /^ID\s+STATUS/);
+  assert.match(human.stdout, /dev-9\s+revoked/);
+});
+
+test("gateway start logs ready with the bound ports and exits 0 on SIGTERM; a restart reuses the PKI", async () => {
+  const data = tmpDir();
+  const args = ["--data", data, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0"];
+  const g1 = await spawnGateway(args);
+  assert.ok(g1.ready.httpsPort > 0 && g1.ready.metricsPort > 0);
+  const ca = fs.readFileSync(path.join(data, "pki/ca.pem"), "utf8");
+  assert.equal(await g1.stop("SIGTERM"), 0);
+  const g2 = await spawnGateway(args);
+  assert.equal(fs.readFileSync(path.join(data, "pki/ca.pem"), "utf8"), ca);
+  assert.equal(await g2.stop("SIGINT"), 0);
+  // Nothing secret in the logs.
+  const key = fs.readFileSync(path.join(data, "admin/admin.key"), "utf8").split("\n")[1]!;
+  assert.ok(![...g1.stdout, ...g2.stdout].join("\n").includes(key));
+});

@@ -1,0 +1,55 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { resolveConfig } from "../../config.js";
+import { parseDuration } from "../../duration.js";
+import { GatewayError } from "../../errors.js";
+
+test("defaults follow CONTRACT §1", () => {
+  const c = resolveConfig({}, {});
+  assert.equal(c.host, "0.0.0.0");
+  assert.equal(c.httpsPort, 8443);
+  assert.equal(c.mqttsPort, 8883);
+  assert.equal(c.metricsPort, 9464);
+  assert.deepEqual(c.hostnames, ["localhost", "127.0.0.1"]);
+  assert.equal(c.certDays, 30);
+  assert.equal(c.bootstrapCaFile, undefined);
+  assert.match(c.dataDir, /\/data$/);
+});
+
+test("flags beat environment, environment beats defaults", () => {
+  const env = { GATEWAY_HTTPS_PORT: "9000", GATEWAY_MQTTS_PORT: "9001", GATEWAY_CERT_DAYS: "7" };
+  const c = resolveConfig({ "https-port": "0" }, env);
+  assert.equal(c.httpsPort, 0);
+  assert.equal(c.mqttsPort, 9001);
+  assert.equal(c.certDays, 7);
+});
+
+test("the config object is frozen, limits too", () => {
+  const c = resolveConfig({}, {});
+  assert.ok(Object.isFrozen(c));
+  assert.ok(Object.isFrozen(c.limits));
+  assert.ok(Object.isFrozen(c.hostnames));
+});
+
+for (const [flags, env, needle] of [
+  [{ "https-port": "70000" }, {}, "--https-port"],
+  [{ "mqtts-port": "abc" }, {}, "--mqtts-port"],
+  [{}, { GATEWAY_CERT_DAYS: "0" }, "GATEWAY_CERT_DAYS"],
+  [{ hostnames: " , " }, {}, "--hostnames"],
+  [{ hostnames: "bad host" }, {}, "--hostnames"],
+  [{ "ca-curve": "P-192" }, {}, "--ca-curve"],
+  [{ "log-level": "loud" }, {}, "--log-level"],
+] as const) {
+  test(`fail/refuses ${JSON.stringify(flags)} ${JSON.stringify(env)} naming ${needle}`, () => {
+    assert.throws(() => resolveConfig(flags, env), (e: unknown) => e instanceof GatewayError && e.code === "FG_CONFIG_INVALID" && e.message.includes(needle));
+  });
+}
+
+test("durations", () => {
+  assert.equal(parseDuration("90"), 90);
+  assert.equal(parseDuration("45s"), 45);
+  assert.equal(parseDuration("15m"), 900);
+  assert.equal(parseDuration("24h"), 86400);
+  assert.equal(parseDuration("7d"), 604800);
+  for (const bad of ["", "7x", "-1h", "1.5h", "0", "h"]) assert.throws(() => parseDuration(bad), GatewayError, bad);
+});
