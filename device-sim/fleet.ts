@@ -66,6 +66,8 @@ export interface FleetControl {
   expectRevoked(d: Device): void;
   /** Called with every device that goes offline. */
   onOffline(fn: (d: Device) => void): void;
+  /** Ends the run now instead of at the end of the duration (benchmarks that stop at a milestone). */
+  end(): void;
 }
 
 export interface Scenario {
@@ -137,6 +139,7 @@ export class Fleet implements Tickable, DeviceListener {
       await this.observer.start();
     }
     this.t0 = deps.clock();
+    stats.runStartedAt = this.t0;
     this.lastProgress = { at: this.t0, published: 0 };
     this.scheduler.start();
     if (deps.progress) this.scheduler.after(1000, this, PROGRESS);
@@ -294,6 +297,7 @@ export class Fleet implements Tickable, DeviceListener {
       fail: (r) => this.stats.fail(r),
       expectRevoked: (d) => this.expected.add(d),
       onOffline: (fn) => this.offlineHooks.push(fn),
+      end: () => this.deadlineResolve?.(),
     };
   }
 

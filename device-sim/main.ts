@@ -10,6 +10,7 @@ import { Fleet, type FleetReport } from "./fleet.js";
 import type { SimOptions } from "./options.js";
 import { reportExitCode } from "./report.js";
 import { makeScenario, type Revoker } from "./scenarios/index.js";
+import type { Scenario } from "./fleet.js";
 import { MemoryCredentials, StateDir } from "./state.js";
 import { deviceIds, mintTokens, parseTokensCsv } from "./tokens.js";
 
@@ -30,6 +31,8 @@ export interface EstFactoryOptions {
 
 export interface SimRuntime {
   readonly makeEst: (o: EstFactoryOptions) => EstPort;
+  /** Replaces the scenario named in the options (benchmarks stop at their own milestone). */
+  readonly scenario?: Scenario;
   readonly clock?: () => number;
   readonly random?: () => number;
 }
@@ -44,7 +47,7 @@ export const hrClock = (): number => performance.timeOrigin + performance.now();
  * (device ids, bootstrap credentials, --state, EST client, service
  * subscriber, scenario), runs it, and writes the report (CONTRACT §7).
  */
-export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<{ report: FleetReport; exitCode: number }> {
+export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<{ report: FleetReport; exitCode: number; fleet: Fleet }> {
   const clock = rt.clock ?? hrClock;
   const data = o.data ? SimDataDir.open(o.data) : undefined;
   const agents: https.Agent[] = [];
@@ -122,13 +125,13 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
       ...(observer ? { observer } : {}),
       progress: (line) => io.err(`${line}\n`),
     });
-    const report = await fleet.run(makeScenario(o.scenario, { revokeCount: o.revoke, ...(revoke ? { revoke } : {}) }));
+    const report = await fleet.run(rt.scenario ?? makeScenario(o.scenario, { revokeCount: o.revoke, ...(revoke ? { revoke } : {}) }));
     const retries = [...fleet.stats.retries].map(([k, v]) => `${k} ${v}`).join(", ");
     if (retries) io.err(`sim: retried: ${retries}\n`);
     const json = JSON.stringify(report) + "\n";
     if (o.out) fs.writeFileSync(o.out, json);
     else io.out(json);
-    return { report, exitCode: reportExitCode(report) };
+    return { report, exitCode: reportExitCode(report), fleet };
   } finally {
     admin?.close();
     for (const a of agents) a.destroy();

@@ -37,6 +37,8 @@ export class FleetStats {
   /** Transient errors that were retried, by reason (informational). */
   readonly retries = new Map<string, number>();
 
+  /** When the first device was started (ms epoch). */
+  runStartedAt = NaN;
   /** Spans for the rates: first enrollment started .. last enrollment done, and the same for first connections. */
   enrollFirstStart = NaN;
   enrollLastDone = NaN;

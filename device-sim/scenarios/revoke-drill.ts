@@ -34,6 +34,8 @@ export function revokeDrill(o: { count: number; revoke: Revoker; steadyMs?: numb
         if (watching && !targetSet.has(d)) othersDisconnected++;
       });
       const connectsBefore = new Map(targets.map((d) => [d, d.connects]));
+      const others = ctl.devices.filter((d) => d.isOnline && !targetSet.has(d));
+      const publishedBefore = new Map(others.map((d) => [d, d.published]));
       for (const d of targets) ctl.expectRevoked(d);
       const vias = new Set<string>();
       const t0 = new Map<Device, number>();
@@ -50,6 +52,9 @@ export function revokeDrill(o: { count: number; revoke: Revoker; steadyMs?: numb
       // Give the revoked devices time to retry and be refused (they stop on refusal).
       await ctl.waitFor(() => targets.every((d) => d.state === "revoked" || d.state === "failed"), o.settleMs ?? 5000);
       watching = false;
+      // "Leaves the others untouched": each of them published while the drill ran.
+      const othersKeptPublishing = others.filter((d) => d.isOnline && d.published > publishedBefore.get(d)!).length;
+      if (othersKeptPublishing < others.length) for (let i = othersKeptPublishing; i < others.length; i++) ctl.fail("revokeDrill:othersStopped");
       const each: Record<string, number | null> = {};
       const times: number[] = [];
       let within = 0;
@@ -78,6 +83,8 @@ export function revokeDrill(o: { count: number; revoke: Revoker; steadyMs?: numb
         gotBackIn,
         gaveUp: targets.filter((d) => d.state === "revoked").length,
         othersDisconnected,
+        others: others.length,
+        othersKeptPublishing,
       };
     },
   };
