@@ -173,7 +173,8 @@ export class Device implements Tickable {
     this.quiesce();
     const c = this.client;
     if (!c) {
-      if (this.state !== "revoked" && this.state !== "failed") this.state = "stopped";
+      // A device the run never started stays "idle" (reported as notStarted).
+      if (this.state !== "revoked" && this.state !== "failed" && this.state !== "idle") this.state = "stopped";
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {

@@ -154,8 +154,9 @@ export class Fleet implements Tickable, DeviceListener {
     this.ended = true;
     for (const w of [...this.waiters]) w();
     const extra = await scenarioResult;
-    await this.drainAndClose();
+    // The last progress line shows the fleet as it was when the run ended, before it disconnects.
     this.progressLine(deps.clock());
+    await this.drainAndClose();
     return this.finish(scenario, extra);
   }
 
