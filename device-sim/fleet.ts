@@ -1,6 +1,6 @@
 import type crypto from "node:crypto";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.js";
-import { MqttConnector, type MqttTarget } from "./connector.js";
+import { type ConnectorOptions, MqttConnector, type MqttTarget } from "./connector.js";
 import { type BootstrapAuth, Device, type DeviceListener, type EstPort, newEcKey } from "./device.js";
 import { TelemetryObserver } from "./observer.js";
 import { type RenewAt, DEFAULT_RENEW_AT, credentialUsability } from "./renewal.js";
@@ -91,9 +91,9 @@ export class Fleet implements Tickable, DeviceListener {
   schedSlot = -1;
   readonly stats = new FleetStats();
   readonly devices: Device[] = [];
-  private readonly byId = new Map<string, Device>();
   private readonly scheduler: Scheduler;
   private readonly connector: MqttConnector;
+  private readonly connectorOptions: ConnectorOptions;
   private readonly expected = new Set<Device>();
   private readonly offlineHooks: ((d: Device) => void)[] = [];
   private observer: TelemetryObserver | null = null;
@@ -109,7 +109,8 @@ export class Fleet implements Tickable, DeviceListener {
 
   constructor(private readonly cfg: FleetConfig, private readonly deps: FleetDeps) {
     this.scheduler = new Scheduler({ clock: deps.clock, tickMs: cfg.tickMs ?? 10, periodMs: 1000 / cfg.rate });
-    this.connector = new MqttConnector(cfg.mqtt, { keepaliveS: cfg.keepaliveS ?? 60, connectTimeoutMs: cfg.connectTimeoutMs ?? 30_000 });
+    this.connectorOptions = { keepaliveS: cfg.keepaliveS ?? 60, connectTimeoutMs: cfg.connectTimeoutMs ?? 30_000 };
+    this.connector = new MqttConnector(cfg.mqtt, this.connectorOptions);
   }
 
   /** Prepares every device (loads --state, asks for bootstrap credentials where needed) and the subscriber, then runs. */
@@ -132,10 +133,12 @@ export class Fleet implements Tickable, DeviceListener {
       const bootstrap = boot.get(id);
       const d = new Device(id, env, { ...(cred ? { cred } : {}), ...(bootstrap ? { bootstrap } : {}) });
       this.devices.push(d);
-      this.byId.set(id, d);
     }
     if (deps.observer) {
-      this.observer = new TelemetryObserver(this.connector, { ...deps.observer, caPem: cfg.caPem }, deps.observer.clientId, this.byId, stats, deps.clock, (r) => stats.fail(r));
+      this.observer = new TelemetryObserver({
+        target: cfg.mqtt, connector: this.connectorOptions, cred: { ...deps.observer, caPem: cfg.caPem }, clientId: deps.observer.clientId,
+        devices: this.devices, stats, clock: deps.clock, onLost: (r) => stats.fail(r),
+      });
       await this.observer.start();
     }
     this.t0 = deps.clock();

@@ -4,6 +4,7 @@ import https from "node:https";
 import { GatewayError } from "../errors.js";
 import { AdminApi, isRouteMissing } from "./admin-client.js";
 import { targetFromUrl } from "./connector.js";
+import { anchoredClock, clockAnchor } from "./clock.js";
 import { SimDataDir } from "./data-dir.js";
 import type { BootstrapAuth, EstPort } from "./device.js";
 import { Fleet, type FleetReport } from "./fleet.js";
@@ -39,8 +40,6 @@ export interface SimRuntime {
 
 export const TOKEN_TTL_SECONDS = 24 * 3600;
 
-/** performance.now() is monotonic and sub-millisecond; anchored to the epoch so timestamps are wall-clock. */
-export const hrClock = (): number => performance.timeOrigin + performance.now();
 
 /**
  * The simulator's composition root: turns validated options into a fleet
@@ -48,7 +47,7 @@ export const hrClock = (): number => performance.timeOrigin + performance.now();
  * subscriber, scenario), runs it, and writes the report (CONTRACT §7).
  */
 export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<{ report: FleetReport; exitCode: number; fleet: Fleet }> {
-  const clock = rt.clock ?? hrClock;
+  const clock = rt.clock ?? anchoredClock(clockAnchor());
   const data = o.data ? SimDataDir.open(o.data) : undefined;
   const agents: https.Agent[] = [];
   let admin: AdminApi | undefined;

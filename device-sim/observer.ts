@@ -1,98 +1,101 @@
-import type { MqttClient, ISubscriptionGrant } from "mqtt";
-import type { MqttConnector } from "./connector.js";
-import { secureContextFor } from "./connector.js";
+import { Worker } from "node:worker_threads";
+import type { ConnectorOptions, MqttTarget } from "./connector.js";
+import type { ObserverMessage, ObserverWorkerData } from "./observer-worker.js";
 import type { FleetStats } from "./stats.js";
-import { parsePayload, telemetryTopicId } from "./telemetry.js";
 
 /** What the observer needs to know of a device: where to keep its delivery count. */
 export interface DeliveryRecord {
+  readonly id: string;
   lastDeliveredSeq: number;
   delivered: number;
 }
 
 export const TELEMETRY_FILTER = "devices/+/telemetry";
 
+const hrMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 /**
  * The backend consumer: connects as a `service` (CONTRACT §5 lets it subscribe
- * to devices/+/telemetry), counts each device's messages once (seq above the
- * last one seen; QoS 1 may deliver twice) and records the end-to-end latency
- * from the publisher's timestamp. Messages from devices outside this run are ignored.
+ * to devices/+/telemetry) on its own thread (observer-worker.ts), and here
+ * counts each device's messages once (seq above the last one seen; QoS 1 may
+ * deliver twice) and records the end-to-end latency. Messages from devices
+ * outside this run are ignored.
  */
 export class TelemetryObserver {
-  private client: MqttClient | null = null;
-  private closing = false;
-  private connectedOnce = false;
-  /** Times the subscriber lost its connection mid-run (each one can lose messages). */
-  disconnects = 0;
+  private worker: Worker | null = null;
+  private closed: Promise<void> | null = null;
   /** Messages that were not ours or did not parse. */
   ignored = 0;
 
   constructor(
-    private readonly connector: MqttConnector,
-    private readonly cred: { certPem: string; keyPem: string; caPem: string },
-    private readonly clientId: string,
-    private readonly devices: ReadonlyMap<string, DeliveryRecord>,
-    private readonly stats: FleetStats,
-    private readonly clock: () => number,
-    private readonly onLost: (reason: string) => void,
+    private readonly o: {
+      readonly target: MqttTarget;
+      readonly connector: ConnectorOptions;
+      readonly cred: { readonly certPem: string; readonly keyPem: string; readonly caPem: string };
+      readonly clientId: string;
+      readonly devices: readonly DeliveryRecord[];
+      readonly stats: FleetStats;
+      readonly clock: () => number;
+      readonly onLost: (reason: string) => void;
+    },
   ) {}
 
   /** Connects and subscribes; resolves once the SUBACK grants the subscription. */
   start(): Promise<void> {
-    const ctx = secureContextFor(this.cred.keyPem, this.cred.certPem, this.cred.caPem);
+    const { o } = this;
+    const data: ObserverWorkerData = {
+      target: o.target, connector: o.connector, certPem: o.cred.certPem, keyPem: o.cred.keyPem, caPem: o.cred.caPem,
+      clientId: o.clientId, filter: TELEMETRY_FILTER, ids: o.devices.map((d) => d.id),
+      // Epoch minus monotonic time of *our* clock, so the worker's receive times match the devices' timestamps.
+      clockAnchor: o.clock() - hrMs(),
+    };
+    const w = new Worker(new URL("./observer-worker.js", import.meta.url), { workerData: data });
+    this.worker = w;
+    let closedResolve: () => void = () => {};
+    this.closed = new Promise<void>((r) => (closedResolve = r));
     return new Promise<void>((resolve, reject) => {
-      const c = this.connector.create(this.clientId, ctx);
-      this.client = c;
-      let lastErr: Error | undefined;
-      c.on("error", (e) => (lastErr = e));
-      c.on("message", (topic, payload) => this.onMessage(topic, payload));
-      c.once("connect", () => {
-        c.subscribe(TELEMETRY_FILTER, { qos: 1 }, (err: Error | null, granted?: ISubscriptionGrant[]) => {
-          if (err || !granted || granted.some((g) => g.qos === 0x80)) {
-            c.end(true);
-            reject(new Error(`service subscription to ${TELEMETRY_FILTER} was refused`));
-            return;
-          }
-          this.connectedOnce = true;
-          resolve();
-        });
-      });
-      c.on("close", () => {
-        if (!this.connectedOnce) {
-          reject(new Error(`service subscriber could not connect: ${lastErr?.message ?? "connection closed"}`));
-          return;
+      let ready = false;
+      w.on("message", (m: ObserverMessage) => {
+        switch (m.type) {
+          case "ready": ready = true; resolve(); break;
+          case "failed": reject(new Error(m.message)); break;
+          case "lost": o.onLost(m.reason); break;
+          case "batch": this.take(m.data, m.ignored); break;
+          case "closed": closedResolve(); break;
         }
-        if (this.closing) return;
-        // Losing the subscriber loses messages; say so rather than reconnect silently.
-        this.disconnects++;
-        this.onLost(`observer:${lastErr ? "error" : "disconnected"}`);
-        c.end(true);
+      });
+      w.on("error", (e) => (ready ? o.onLost("observer:error") : reject(e)));
+      w.on("exit", () => {
+        closedResolve();
+        if (!ready) reject(new Error("service subscriber thread exited before subscribing"));
       });
     });
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    const now = this.clock();
-    const h = parsePayload(payload);
-    const dev = h && telemetryTopicId(topic) === h.id ? this.devices.get(h.id) : undefined;
-    if (!h || !dev) {
-      this.ignored++;
-      return;
+  private take(data: Float64Array, ignored: number): void {
+    const { devices, stats } = this.o;
+    this.ignored += ignored;
+    for (let i = 0; i < data.length; i += 3) {
+      const d = devices[data[i]!]!;
+      const seq = data[i + 1]!;
+      if (seq <= d.lastDeliveredSeq) {
+        stats.duplicates++;
+        continue;
+      }
+      d.lastDeliveredSeq = seq;
+      d.delivered++;
+      stats.delivered++;
+      stats.recordLatency(data[i + 2]!);
     }
-    if (h.seq <= dev.lastDeliveredSeq) {
-      this.stats.duplicates++;
-      return;
-    }
-    dev.lastDeliveredSeq = h.seq;
-    dev.delivered++;
-    this.stats.delivered++;
-    this.stats.recordLatency(now - h.ts);
   }
 
-  close(): Promise<void> {
-    this.closing = true;
-    const c = this.client;
-    if (!c) return Promise.resolve();
-    return new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
+  /** Disconnects cleanly; every batch received before the DISCONNECT has been counted when this resolves. */
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    w.postMessage({ type: "close" });
+    await this.closed;
+    await w.terminate();
+    this.worker = null;
   }
 }
