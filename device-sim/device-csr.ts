@@ -23,9 +23,25 @@ export function cnNameDer(cn: string): Buffer {
   return derSequence(derTlv(0x31, derSequence(OID_CN, derTlv(0x0c, Buffer.from(cn, "utf8")))));
 }
 
-export function buildDeviceCsr(cn: string, privateKey: crypto.KeyObject): Buffer {
+/** A device key pair: the private key to sign with, the public key as DER SubjectPublicKeyInfo. */
+export interface DeviceKey {
+  readonly privateKey: crypto.KeyObject;
+  readonly spkiDer: Buffer;
+}
+
+/** A new EC P-256 key pair; the SPKI is encoded on the libuv thread pool along with the key generation. */
+export const newDeviceKey = (): Promise<DeviceKey> =>
+  new Promise((resolve, reject) => {
+    // Node encodes either key independently; its typings only describe both-or-neither.
+    const gen = crypto.generateKeyPair as unknown as (type: "ec", o: object, cb: (e: Error | null, spkiDer: Buffer, privateKey: crypto.KeyObject) => void) => void;
+    gen("ec", { namedCurve: "prime256v1", publicKeyEncoding: { type: "spki", format: "der" } }, (e, spkiDer, privateKey) =>
+      e ? reject(e) : resolve({ privateKey, spkiDer }));
+  });
+
+export function buildDeviceCsr(cn: string, key: crypto.KeyObject | DeviceKey): Buffer {
+  const privateKey = key instanceof crypto.KeyObject ? key : key.privateKey;
   if (privateKey.asymmetricKeyType !== "ec") throw new Error("buildDeviceCsr signs with EC keys only");
-  const spki = crypto.createPublicKey(privateKey).export({ type: "spki", format: "der" });
+  const spki = key instanceof crypto.KeyObject ? crypto.createPublicKey(key).export({ type: "spki", format: "der" }) : key.spkiDer;
   const info = derSequence(VERSION_0, cnNameDer(cn), spki, NO_ATTRIBUTES);
   const sig = crypto.sign("sha256", info, { key: privateKey, dsaEncoding: "der" });
   return derSequence(info, ECDSA_SHA256, derBitString(sig));

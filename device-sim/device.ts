@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import type tls from "node:tls";
 import type { MqttClient, ISubscriptionGrant } from "mqtt";
-import { buildDeviceCsr } from "./device-csr.js";
+import { buildDeviceCsr, type DeviceKey } from "./device-csr.js";
 import { type BackoffPolicy, backoffDelay, retryDelay } from "./backoff.js";
 import { classifyConnectFailure, classifyEstFailure, isSilentRefusal, SILENT_REFUSALS_AS_REFUSED } from "./failure-policy.js";
 import { type RenewAt, renewalTime } from "./renewal.js";
@@ -59,7 +59,7 @@ export interface DeviceEnv {
   readonly connector: MqttConnector;
   readonly config: DeviceConfig;
   readonly listener: DeviceListener;
-  readonly keygen: () => Promise<crypto.KeyObject>;
+  readonly keygen: () => Promise<DeviceKey>;
 }
 
 export type DeviceState = "idle" | "enrolling" | "connecting" | "online" | "backoff" | "revoked" | "failed" | "stopped";
@@ -70,8 +70,6 @@ const RESUME = 3;
 
 const SUB_OPTS = Object.freeze({ qos: 1 as const });
 
-export const newEcKey = (): Promise<crypto.KeyObject> =>
-  new Promise((resolve, reject) => crypto.generateKeyPair("ec", { namedCurve: "prime256v1" }, (e, _pub, priv) => (e ? reject(e) : resolve(priv))));
 
 interface ActiveCredential extends StoredCredential {
   readonly ctx: tls.SecureContext;
@@ -212,7 +210,7 @@ export class Device implements Tickable {
     const { env } = this;
     this.state = "enrolling";
     env.stats.enrollStarted(env.clock());
-    let key: crypto.KeyObject;
+    let key: DeviceKey;
     let csr: Buffer;
     try {
       key = await env.keygen();
@@ -246,7 +244,7 @@ export class Device implements Tickable {
     // The token is spent (CONTRACT §4: it works once); forget it.
     this.bootstrap = undefined;
     try {
-      const stored = await env.creds.save(this.id, key.export({ type: "pkcs8", format: "pem" }).toString(), certPem, env.clock());
+      const stored = await env.creds.save(this.id, key.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), certPem, env.clock());
       this.cred = this.activate(stored);
     } catch {
       this.terminal("failed", "state:write");
@@ -269,7 +267,7 @@ export class Device implements Tickable {
       const key = await env.keygen();
       const csr = buildDeviceCsr(this.id, key);
       const certPem = await env.est.simpleReenroll(csr, { certPem: old.certPem, keyPem: old.keyPem });
-      const stored = await env.creds.save(this.id, key.export({ type: "pkcs8", format: "pem" }).toString(), certPem, env.clock());
+      const stored = await env.creds.save(this.id, key.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), certPem, env.clock());
       this.cred = this.activate(stored);
       this.renewals++;
       env.stats.renewed++;

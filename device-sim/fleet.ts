@@ -1,7 +1,7 @@
-import type crypto from "node:crypto";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.js";
 import { type ConnectorOptions, MqttConnector, type MqttTarget } from "./connector.js";
-import { type BootstrapAuth, Device, type DeviceListener, type EstPort, newEcKey } from "./device.js";
+import { type BootstrapAuth, Device, type DeviceListener, type EstPort } from "./device.js";
+import { type DeviceKey, newDeviceKey } from "./device-csr.js";
 import { TelemetryObserver } from "./observer.js";
 import { type RenewAt, DEFAULT_RENEW_AT, credentialUsability } from "./renewal.js";
 import { buildReport, formatProgress, type SimReport } from "./report.js";
@@ -42,7 +42,7 @@ export interface FleetDeps {
    * (minted from --data, read from --tokens, or a manufacturer credential).
    */
   readonly bootstrap: (ids: readonly string[]) => Promise<Map<string, BootstrapAuth>>;
-  readonly keygen?: () => Promise<crypto.KeyObject>;
+  readonly keygen?: () => Promise<DeviceKey>;
   /** The `service` credential for the telemetry subscriber; none: delivered and latency are not measured. */
   readonly observer?: { readonly certPem: string; readonly keyPem: string; readonly clientId: string };
   /** One progress line about once a second (stderr in the CLI); omitted: quiet. */
@@ -122,7 +122,7 @@ export class Fleet implements Tickable, DeviceListener {
     const boot = need.length > 0 ? await deps.bootstrap(need) : new Map<string, BootstrapAuth>();
     const env = {
       clock: deps.clock, random: deps.random, scheduler: this.scheduler, est: deps.est, creds: deps.creds, stats,
-      connector: this.connector, listener: this, keygen: deps.keygen ?? newEcKey,
+      connector: this.connector, listener: this, keygen: deps.keygen ?? newDeviceKey,
       config: {
         qos: cfg.qos, payloadBytes: cfg.payloadBytes, renewAt: cfg.renewAt ?? DEFAULT_RENEW_AT, backoff: cfg.backoff ?? DEFAULT_BACKOFF,
         enrollAttempts: cfg.enrollAttempts ?? 8, maxInflight: cfg.maxInflight ?? 100, caPem: cfg.caPem,

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { buildDeviceCsr } from "../../device-sim/device-csr.js";
+import { buildDeviceCsr, newDeviceKey } from "../../device-sim/device-csr.js";
 import { buildCsr } from "../../device-sim/csr.js";
 import { parseCsr } from "../../enroll/csr.js";
 import { admitCsr } from "../../enroll/admission.js";
@@ -40,4 +40,13 @@ test("device CSR: a UTF-8 CN and a non-EC key", () => {
   assert.equal(parseCsr(buildDeviceCsr("dev.ü", key)).facts.subject[0]!.value, "dev.ü");
   const ed = crypto.generateKeyPairSync("ed25519").privateKey;
   assert.throws(() => buildDeviceCsr("x", ed), /EC keys only/);
+});
+
+test("device key: generated with its SPKI, and the CSR built from it carries that key", async () => {
+  const k = await newDeviceKey();
+  assert.equal(k.privateKey.asymmetricKeyDetails?.namedCurve, "prime256v1");
+  assert.equal(k.spkiDer.toString("hex"), crypto.createPublicKey(k.privateKey).export({ type: "spki", format: "der" }).toString("hex"));
+  const parsed = parseCsr(buildDeviceCsr("sim-1", k));
+  assert.equal(parsed.spkiDer.toString("hex"), k.spkiDer.toString("hex"));
+  assert.equal(parsed.facts.signatureValid, true);
 });
