@@ -4,9 +4,9 @@ import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, AuthorityKeyIdentifier, BasicConstraints, Certificate,
   CertificatePolicies, CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, Extension,
   GeneralName, KeyIdentifier, KeyUsage, KeyUsageFlags, Name, PolicyInformation, RelativeDistinguishedName,
-  SubjectAlternativeName, SubjectKeyIdentifier, SubjectPublicKeyInfo, Validity,
+  SubjectAlternativeName,
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_certificatePolicies, id_ce_cRLDistributionPoints,
-  id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName, id_ce_subjectKeyIdentifier,
+  id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName,
 } from "@peculiar/asn1-x509";
 import type { Role } from "../db/types.js";
 import { type SigAlg, sigAlgFor, signBytes } from "./algorithms.js";
@@ -14,6 +14,7 @@ import { derBitString, derSequence, derTlv, toPem } from "./der.js";
 import { type CertTemplate, clientProfile } from "./profile.js";
 import { canonicalSerial } from "./cert-info.js";
 import { OID } from "./roles.js";
+import { cnNameDer, skiExtensionDer, spkiKeyBits, validityDer } from "./cert-der.js";
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -47,8 +48,7 @@ export function randomSerial(): Buffer {
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING. */
 export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  const spki = AsnConvert.parse(spkiDer, SubjectPublicKeyInfo);
-  return crypto.createHash("sha1").update(new Uint8Array(spki.subjectPublicKey)).digest();
+  return crypto.createHash("sha1").update(spkiKeyBits(spkiDer)).digest();
 }
 
 export function cnName(cn: string): Name {
@@ -130,14 +130,14 @@ export class CertSigner {
       if (this.fixedCache.size > 64) this.fixedCache.clear();
       this.fixedCache.set(cacheKey, fixed);
     }
-    const skiExt = ext(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(ski));
-    const subjectDer = Buffer.from(AsnConvert.serialize(cnName(t.subjectCN)));
+    const skiExt = skiExtensionDer(ski);
+    const subjectDer = cnNameDer(t.subjectCN);
     const tbs = derSequence(
       V3,
       derTlv(0x02, serial),
       this.issuer.algIdDer,
       opts.selfSigned ? subjectDer : this.issuer.nameDer,
-      Buffer.from(AsnConvert.serialize(new Validity({ notBefore: t.notBefore, notAfter: t.notAfter }))),
+      validityDer(t.notBefore, t.notAfter),
       subjectDer,
       spkiDer,
       derTlv(0xa3, derSequence(...fixed, skiExt)),

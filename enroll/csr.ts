@@ -1,9 +1,8 @@
 import crypto from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { CertificationRequest } from "@peculiar/asn1-csr";
 import { GatewayError } from "../errors.js";
 import type { CsrFacts, KeyFacts } from "./admission.js";
 import { SIG_ALGS, verifyBytes } from "./algorithms.js";
+import { readCsr } from "./csr-der.js";
 
 export interface ParsedCsr {
   readonly facts: CsrFacts;
@@ -25,35 +24,28 @@ function keyFacts(k: crypto.KeyObject): KeyFacts {
 /**
  * Parses a PKCS#10 request (RFC 2986) and checks proof of possession: the
  * signature over the request info, exactly as received, with the enclosed key.
- * Throws FG_CSR_MALFORMED for anything that is not a CSR; everything else is
- * returned as facts for the admission policy to judge.
+ * Throws FG_CSR_MALFORMED for anything that is not a DER-encoded CSR (see
+ * csr-der.ts); everything else is returned as facts for the admission policy.
  */
 export function parseCsr(der: Uint8Array): ParsedCsr {
-  let req: CertificationRequest;
-  let spkiDer: Buffer;
+  const parts = readCsr(der);
+  if (!parts) throw new GatewayError("FG_CSR_MALFORMED");
+  const spkiDer = Buffer.from(parts.spkiDer);
   let publicKey: crypto.KeyObject;
   try {
-    req = AsnConvert.parse(der, CertificationRequest);
-    spkiDer = Buffer.from(AsnConvert.serialize(req.certificationRequestInfo.subjectPKInfo));
     publicKey = crypto.createPublicKey({ key: spkiDer, format: "der", type: "spki" });
   } catch (e) {
     throw new GatewayError("FG_CSR_MALFORMED", undefined, { cause: e });
   }
-  const raw = req.certificationRequestInfoRaw;
-  if (!raw) throw new GatewayError("FG_CSR_MALFORMED");
-  const subject: { type: string; value: string }[] = [];
-  for (const rdn of req.certificationRequestInfo.subject) {
-    for (const atv of rdn) subject.push({ type: atv.type, value: atv.value.toString() });
-  }
-  const alg = SIG_ALGS[req.signatureAlgorithm.algorithm];
+  const alg = SIG_ALGS[parts.signatureAlgorithm];
   const key = keyFacts(publicKey);
   const algFits = alg !== undefined && alg.keyType === key.type;
   return {
     facts: {
-      subject,
+      subject: parts.subject,
       key,
       signatureAlgorithmSupported: algFits,
-      signatureValid: algFits && verifyBytes(alg, publicKey, new Uint8Array(raw), new Uint8Array(req.signature)),
+      signatureValid: algFits && verifyBytes(alg, publicKey, parts.infoDer, parts.signature),
     },
     spkiDer,
     publicKey,
