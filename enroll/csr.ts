@@ -1,24 +1,15 @@
 import crypto from "node:crypto";
 import { GatewayError } from "../errors.js";
-import type { CsrFacts, KeyFacts } from "./admission.js";
+import type { CsrFacts } from "./admission.js";
 import { SIG_ALGS, verifyBytes } from "./algorithms.js";
 import { readCsr } from "./csr-der.js";
+import { importSpki } from "./spki.js";
 
 export interface ParsedCsr {
   readonly facts: CsrFacts;
   /** DER SubjectPublicKeyInfo, copied into the certificate unchanged. */
   readonly spkiDer: Buffer;
   readonly publicKey: crypto.KeyObject;
-}
-
-function keyFacts(k: crypto.KeyObject): KeyFacts {
-  const d = k.asymmetricKeyDetails ?? {};
-  const t = k.asymmetricKeyType ?? "unknown";
-  return {
-    type: t,
-    ...(d.namedCurve ? { curve: d.namedCurve } : {}),
-    ...(d.modulusLength ? { bits: d.modulusLength } : {}),
-  };
 }
 
 /**
@@ -31,14 +22,14 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   const parts = readCsr(der);
   if (!parts) throw new GatewayError("FG_CSR_MALFORMED");
   const spkiDer = Buffer.from(parts.spkiDer);
-  let publicKey: crypto.KeyObject;
+  let imported: ReturnType<typeof importSpki>;
   try {
-    publicKey = crypto.createPublicKey({ key: spkiDer, format: "der", type: "spki" });
+    imported = importSpki(spkiDer);
   } catch (e) {
     throw new GatewayError("FG_CSR_MALFORMED", undefined, { cause: e });
   }
+  const { key: publicKey, facts: key } = imported;
   const alg = SIG_ALGS[parts.signatureAlgorithm];
-  const key = keyFacts(publicKey);
   const algFits = alg !== undefined && alg.keyType === key.type;
   return {
     facts: {
