@@ -19,24 +19,23 @@ ${SETTINGS_HELP}`,
     if (values.help) return io.out(startCommand.help + "\n"), 0;
     const config = configFrom(values, io.env);
     const log = createLogger({ level: config.logLevel });
-    const gw = await startGateway(config, log);
+    // Handlers go in before anything listens: a signal that arrives right after
+    // the ready line (or during start-up) must still mean a clean shutdown.
+    let signalled: (signal: string) => void = () => {};
+    const stopRequested = new Promise<string>((resolve) => (signalled = resolve));
+    process.once("SIGINT", () => signalled("SIGINT"));
+    process.once("SIGTERM", () => signalled("SIGTERM"));
     // Keep serving through stray errors: one bad socket must not take the fleet down.
     process.on("uncaughtException", (e) => log.error({ err: e, code: "FG_INTERNAL" }, "uncaught exception"));
     process.on("unhandledRejection", (e) => log.error({ err: e, code: "FG_INTERNAL" }, "unhandled rejection"));
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, "shutting down");
-        gw.close().then(resolve, (e: unknown) => {
-          log.error({ err: e }, "shutdown failed");
-          resolve();
-        });
-      };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
-    });
+    const gw = await startGateway(config, log);
+    const signal = await stopRequested;
+    log.info({ signal }, "shutting down");
+    try {
+      await gw.close();
+    } catch (e) {
+      log.error({ err: e }, "shutdown failed");
+    }
     log.info("stopped");
     return 0;
   },

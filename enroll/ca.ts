@@ -6,15 +6,15 @@ import {
   GeneralName, KeyIdentifier, KeyUsage, KeyUsageFlags, Name, PolicyInformation, RelativeDistinguishedName,
   SubjectAlternativeName,
   id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_certificatePolicies, id_ce_cRLDistributionPoints,
-  id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName, id_ce_subjectKeyIdentifier,
+  id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName,
 } from "@peculiar/asn1-x509";
 import type { Role } from "../db/types.js";
 import { type SigAlg, sigAlgFor, signBytes } from "./algorithms.js";
-import { derBitString, derOid, derSequence, derTime, derTlv, toPem } from "./der.js";
-import { spkiKeyId } from "./spki.js";
+import { derBitString, derSequence, derTlv, toPem } from "./der.js";
 import { type CertTemplate, clientProfile } from "./profile.js";
 import { canonicalSerial } from "./cert-info.js";
 import { OID } from "./roles.js";
+import { cnNameDer, skiExtensionDer, spkiKeyBits, validityDer } from "./cert-der.js";
 
 export interface IssuedCertificate {
   readonly serial: string;
@@ -48,19 +48,7 @@ export function randomSerial(): Buffer {
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING. */
 export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  return spkiKeyId(Buffer.from(spkiDer.buffer, spkiDer.byteOffset, spkiDer.byteLength));
-}
-
-/** Name ::= SEQUENCE { SET { SEQUENCE { id-at-commonName, UTF8String } } }, the only subject shape we issue. */
-const CN_OID = derOid(OID.commonName);
-export function cnNameDer(cn: string): Buffer {
-  return derSequence(derTlv(0x31, derSequence(CN_OID, derTlv(0x0c, Buffer.from(cn, "utf8")))));
-}
-
-const SKI_OID = derOid(id_ce_subjectKeyIdentifier);
-/** Extension { subjectKeyIdentifier, OCTET STRING { KeyIdentifier } } (RFC 5280 §4.2.1.2, non-critical). */
-function skiExtension(ski: Buffer): Buffer {
-  return derSequence(SKI_OID, derTlv(0x04, derTlv(0x04, ski)));
+  return crypto.createHash("sha1").update(spkiKeyBits(spkiDer)).digest();
 }
 
 export function cnName(cn: string): Name {
@@ -142,16 +130,17 @@ export class CertSigner {
       if (this.fixedCache.size > 64) this.fixedCache.clear();
       this.fixedCache.set(cacheKey, fixed);
     }
+    const skiExt = skiExtensionDer(ski);
     const subjectDer = cnNameDer(t.subjectCN);
     const tbs = derSequence(
       V3,
       derTlv(0x02, serial),
       this.issuer.algIdDer,
       opts.selfSigned ? subjectDer : this.issuer.nameDer,
-      derSequence(derTime(t.notBefore), derTime(t.notAfter)),
+      validityDer(t.notBefore, t.notAfter),
       subjectDer,
       spkiDer,
-      derTlv(0xa3, derSequence(...fixed, skiExtension(ski))),
+      derTlv(0xa3, derSequence(...fixed, skiExt)),
     );
     const der = derSequence(tbs, this.issuer.algIdDer, derBitString(signBytes(this.issuer.alg, this.issuer.key, tbs)));
     return {

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import type { TLSSocket } from "node:tls";
 import type { Deps } from "../deps.js";
 import type { Metrics } from "../metrics.js";
@@ -82,7 +82,8 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
       minVersion: "TLSv1.2",
     },
     loggerInstance: d.log.child({ part: "https" }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would flood the log under a storm; refusals are logged with their code instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     // Refuse unknown fields instead of silently dropping them (fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false } },

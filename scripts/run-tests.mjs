@@ -12,7 +12,7 @@ const walk = (dir) => readdirSync(dir).flatMap((n) => {
   return statSync(p).isDirectory() ? walk(p) : p.endsWith(".test.js") ? [p] : [];
 });
 const filters = process.argv.slice(2);
-const files = walk(root).sort().filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
+const files = walk(root).sort().filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).replace(/\.test\.js$/, "").includes(x)));
 if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);

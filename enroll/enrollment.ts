@@ -1,0 +1,151 @@
+import type { Store } from "../db/store.js";
+import type { GatewayEvents } from "../deps.js";
+import { GatewayError, type ErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
+import { admitCsr } from "./admission.js";
+import type { CertificateAuthority, IssuedCertificate } from "./ca.js";
+import type { CertFacts } from "./cert-info.js";
+import { parseCsr } from "./csr.js";
+import { hashToken, tokenUsable } from "./tokens.js";
+
+/**
+ * Enrollment as a domain operation, independent of HTTP: an authorized
+ * identity and a CSR go in, a recorded certificate comes out (RFC 7030 §4.2).
+ * The EST routes only translate requests into an Authorization.
+ */
+export type EnrollOperation = "simpleenroll" | "simplereenroll";
+
+export type Authorization =
+  /** HTTP Basic <deviceId>:<token>; the token is consumed only if the certificate is recorded. */
+  | { readonly kind: "token"; readonly deviceId: string; readonly token: string }
+  /** A manufacturer certificate that chained to --bootstrap-ca; the device id is its CN. */
+  | { readonly kind: "bootstrap"; readonly deviceId: string; readonly facts: CertFacts }
+  /** The device's current certificate from this gateway (re-enrollment, RFC 7030 §4.2.2). */
+  | { readonly kind: "certificate"; readonly facts: CertFacts };
+
+export interface EnrollDeps {
+  readonly store: Store;
+  readonly ca: CertificateAuthority;
+  readonly clock: () => number;
+  readonly events: GatewayEvents;
+}
+
+export interface Enrolled {
+  readonly deviceId: string;
+  readonly operation: EnrollOperation;
+  readonly certificate: IssuedCertificate;
+}
+
+const sameSubject = (a: CertFacts["subject"], b: CertFacts["subject"]) =>
+  a.length === b.length && a.every((x, i) => x.type === b[i]!.type && x.value === b[i]!.value);
+
+/**
+ * Authentication and the credential's own state: the device id a request acts
+ * for, or a refusal (401 bad token, 403 unusable certificate or revoked device).
+ * The EST adapter calls it before decoding the body, so a bad credential is
+ * answered 401 whatever the body; enroll() calls it again to stand on its own.
+ */
+export function checkCredential(store: Store, auth: Authorization, now: number): string {
+  const deviceId = checkAuthorization(store, auth, now);
+  checkDevice(store, auth, deviceId);
+  return deviceId;
+}
+
+function checkAuthorization(store: Store, auth: Authorization, now: number): string {
+  // Checked before any work on the CSR; consumed atomically only at the end.
+  if (auth.kind === "token") {
+    if (!tokenUsable(store, auth.deviceId, auth.token, now)) throw new GatewayError("FG_TOKEN_INVALID");
+    return auth.deviceId;
+  }
+  if (auth.kind === "bootstrap") return auth.deviceId;
+  const f = auth.facts;
+  if (f.role !== "device" || f.commonName === undefined) throw new GatewayError("FG_ROLE_FORBIDDEN", "only device certificates re-enroll");
+  const row = store.certificates.get(f.serial);
+  if (!row || row.deviceId !== f.commonName) throw new GatewayError("FG_CERT_UNKNOWN");
+  if (row.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
+  if (now < f.notBefore || now >= f.notAfter) throw new GatewayError("FG_CERT_EXPIRED");
+  return f.commonName;
+}
+
+/** Whether the device may (still) receive a certificate: unknown devices may (first enrollment), revoked ones never. */
+function checkDevice(store: Store, auth: Authorization, deviceId: string): void {
+  const dev = store.devices.get(deviceId);
+  if (dev?.status === "revoked") throw new GatewayError("FG_DEVICE_REVOKED");
+  // A re-enrolling certificate implies a device row; its absence means the registry was tampered with.
+  if (!dev && auth.kind === "certificate") throw new GatewayError("FG_DEVICE_UNKNOWN");
+}
+
+/**
+ * Issues a device certificate. Order: the credential's state (403), then the
+ * CSR (proof of possession, admission: 400/403), then signing, then one
+ * IMMEDIATE transaction that re-checks the state, consumes the token (exactly
+ * one concurrent user wins) and records device, certificate and audit event.
+ * The certificate is committed before this returns, so the HTTP answer can
+ * never hand out a certificate the registry does not know.
+ */
+export function enroll(d: EnrollDeps, auth: Authorization, csrDer: Uint8Array): Enrolled {
+  return enrollChecked(d, auth, checkCredential(d.store, auth, d.clock()), csrDer);
+}
+
+/** enroll() for a caller that has just run checkCredential itself (the EST adapter, to answer 401 before reading the body). */
+export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: string, csrDer: Uint8Array): Enrolled {
+  const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
+
+  const csr = parseCsr(csrDer);
+  const f = csr.facts;
+  // RFC 7030 §4.2.2: a re-enrollment request's subject is identical to the current certificate's.
+  // Judged only once possession is proven, like every other claim of the CSR.
+  if (auth.kind === "certificate" && f.signatureAlgorithmSupported && f.signatureValid && !sameSubject(f.subject, auth.facts.subject)) {
+    throw new GatewayError("FG_CSR_SUBJECT_MISMATCH", "CSR subject differs from the current certificate's subject");
+  }
+  const decision = admitCsr(f, deviceId);
+  if (!decision.ok) throw new GatewayError(decision.code, decision.reason);
+
+  // Every extension comes from the profile; nothing the CSR asks for (CA:TRUE, key usages) is copied.
+  const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
+  const now = d.clock();
+  d.store.transaction(() => {
+    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID");
+    // Re-checked under the write lock: a revocation may have committed since the checks above.
+    checkDevice(d.store, auth, deviceId);
+    if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
+    d.store.devices.ensure(deviceId, now);
+    d.store.certificates.insert({
+      serial: cert.serial, role: "device", name: deviceId, deviceId,
+      notBefore: cert.notBefore, notAfter: cert.notAfter, issuedAt: now, pem: cert.pem,
+    });
+    d.store.audit.append({
+      at: now, type: `enroll.${operation}`, actor: `device:${deviceId}`, deviceId, serial: cert.serial,
+      detail: {
+        method: auth.kind,
+        notAfter: new Date(cert.notAfter).toISOString(),
+        ...(auth.kind === "token" ? {} : { presentedSerial: auth.facts.serial }),
+      },
+    });
+  });
+  d.events.emit("enrolled", { deviceId, serial: cert.serial, op: operation });
+  return { deviceId, operation, certificate: cert };
+}
+
+export interface Refusal {
+  readonly operation: EnrollOperation;
+  readonly code: ErrorCode;
+  readonly deviceId?: string | undefined;
+  readonly address?: string | undefined;
+}
+
+/**
+ * Records a refused enrollment in the audit trail: the code and the device when
+ * known, never the token. Auditing must not turn a refusal into a crash, so a
+ * failing write (database closed at shutdown) is logged and swallowed.
+ */
+export function auditRefusal(d: { store: Store; clock: () => number; log: Logger }, r: Refusal): void {
+  try {
+    d.store.audit.append({
+      at: d.clock(), type: "enroll.refused", code: r.code, deviceId: r.deviceId ?? null,
+      detail: { operation: r.operation, ...(r.address ? { address: r.address } : {}) },
+    });
+  } catch (e) {
+    d.log.error({ err: e, code: r.code, deviceId: r.deviceId }, "could not audit a refused enrollment");
+  }
+}

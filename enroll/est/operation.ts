@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { toGatewayError } from "../../errors.js";
+import { auditRefusal, checkCredential, enrollChecked, type Authorization, type EnrollOperation } from "../enrollment.js";
+import type { HttpsContext } from "../https-server.js";
+import { decodeEstBody, encodeBase64 } from "./body.js";
+import type { Attempt } from "./identity.js";
+import { certsOnly } from "./pkcs7.js";
+import type { FailureLimiter } from "./rate-limit.js";
+
+/** RFC 7030 §4.2.3: the issued certificate in a certs-only PKCS#7, base64 (RFC 8951). */
+export const CERTS_ONLY = "application/pkcs7-mime; smime-type=certs-only";
+
+export interface EstOperationContext {
+  readonly ctx: HttpsContext;
+  readonly limiter: FailureLimiter;
+}
+
+/**
+ * The steps both enrollment routes share: authenticate (before the body is
+ * even decoded, so a bad credential is 401 whatever it sends), decode, run the
+ * domain operation, answer. A refusal is counted for the limiter when it was a
+ * wrong credential, audited when a credential was presented, and rethrown for
+ * the error handler to log and map.
+ * Everything after the body arrives is synchronous, so concurrent requests on
+ * one process cannot interleave between the checks and the commit.
+ */
+export function runEnrollment(
+  o: EstOperationContext, op: EnrollOperation, req: FastifyRequest, reply: FastifyReply,
+  authorize: (attempt: Attempt) => Authorization,
+): FastifyReply {
+  const { ctx } = o;
+  const attempt: Attempt = { presented: false };
+  try {
+    const auth = authorize(attempt);
+    req.fgDeviceId = attempt.deviceId;
+    const deviceId = checkCredential(ctx.store, auth, ctx.clock());
+    const der = decodeEstBody(req.body as Buffer | undefined);
+    const done = enrollChecked(ctx, auth, deviceId, der);
+    req.log.info({ deviceId: done.deviceId, serial: done.certificate.serial, op, method: auth.kind }, "enrolled");
+    return reply.code(200).type(CERTS_ONLY).send(encodeBase64(certsOnly([done.certificate.der])));
+  } catch (e) {
+    const ge = toGatewayError(e);
+    req.fgDeviceId = attempt.deviceId;
+    if (ge.status === 401 && attempt.presented) o.limiter.fail(req.ip);
+    if (ge.code === "FG_TOKEN_INVALID") ctx.metrics.tokenFailures.inc();
+    // Audited when an identity was claimed; anonymous refusals are only logged, so an
+    // unauthenticated flood cannot grow the append-only audit trail.
+    if (attempt.presented) auditRefusal(ctx, { operation: op, code: ge.code, deviceId: attempt.deviceId, address: req.ip });
+    throw e;
+  }
+}
