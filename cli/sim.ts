@@ -1,14 +1,9 @@
 import { type Command, parse } from "./command.js";
 import { SIM_DEFAULTS, SIM_FLAGS, simOptionsFrom } from "../device-sim/options.js";
 import { runSim, type EstFactoryOptions } from "../device-sim/main.js";
-import type { EstPort } from "../device-sim/device.js";
+import { EstClient } from "../device-sim/est-client.js";
 
-// TEMPORARY until the EST branch lands device-sim/est-client.ts on main: then a static import.
-const EST_CLIENT_MODULE = "../device-sim/est-client.js";
-async function estFactory(): Promise<(o: EstFactoryOptions) => EstPort> {
-  const m = (await import(EST_CLIENT_MODULE)) as { EstClient: new (o: EstFactoryOptions) => EstPort };
-  return (o) => new m.EstClient(o);
-}
+const makeEst = (o: EstFactoryOptions) => new EstClient(o);
 
 export const simCommand: Command = {
   name: "sim",
@@ -53,7 +48,6 @@ Options:
     const { values } = parse(io.argv, SIM_FLAGS, false);
     if (values.help) return io.out(simCommand.help + "\n"), 0;
     const opts = simOptionsFrom(values);
-    const makeEst = await estFactory();
     const { exitCode } = await runSim(opts, { err: io.err, out: io.out }, { makeEst });
     return exitCode;
   },

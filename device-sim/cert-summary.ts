@@ -1,4 +1,5 @@
-import { derChildren, derRead, derStringText, fromPemAll } from "../enroll/der.js";
+import { fromPemAll } from "../enroll/der.js";
+import { type Tlv, children, decodeOid, decodeString, readWhole } from "../enroll/der-reader.js";
 
 /**
  * What a device needs to know of its own certificate: whom it names and when
@@ -12,7 +13,7 @@ export interface CertSummary {
   readonly notAfter: number;
 }
 
-const OID_CN = "550403";
+const OID_CN = "2.5.4.3";
 
 /** UTCTime YYMMDDHHMMSSZ (years 1950-2049) or GeneralizedTime YYYYMMDDHHMMSSZ (RFC 5280 §4.1.2.5). */
 export function derTimeMs(tag: number, text: string): number {
@@ -23,29 +24,30 @@ export function derTimeMs(tag: number, text: string): number {
   return Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
 }
 
+const bad = (why: string): never => {
+  throw new RangeError(why);
+};
+
 /** Summarizes the first certificate of a PEM text. Throws on anything that is not a certificate. */
 export function summarizeCert(pem: string): CertSummary {
-  const der = fromPemAll(pem)[0];
-  if (!der) throw new RangeError("no PEM certificate");
-  const cert = derRead(der, 0);
-  const tbs = derRead(der, cert.contentStart);
-  const f = derChildren(der, tbs);
+  const der = fromPemAll(pem)[0] ?? bad("no PEM certificate");
+  const kids = (t: Tlv | undefined) => (t ? children(der, t) : undefined) ?? bad("not an X.509 certificate");
+  const tbs = kids(readWhole(der, 0x30))[0];
+  const f = kids(tbs);
   // [0] EXPLICIT version is present in v3 certificates; the fields after it are positional.
   const at = f[0]?.tag === 0xa0 ? 1 : 0;
   const validity = f[at + 3];
   const subject = f[at + 4];
-  if (!validity || validity.tag !== 0x30 || !subject || subject.tag !== 0x30) throw new RangeError("not an X.509 certificate");
-  const [nb, na] = derChildren(der, validity);
-  if (!nb || !na) throw new RangeError("certificate validity is incomplete");
-  const text = (e: { contentStart: number; end: number }) => der.subarray(e.contentStart, e.end).toString("latin1");
+  if (validity?.tag !== 0x30 || subject?.tag !== 0x30) bad("not an X.509 certificate");
+  const [nb, na] = kids(validity);
+  if (!nb || !na) bad("certificate validity is incomplete");
+  const text = (e: Tlv) => Buffer.from(der.subarray(e.start, e.end)).toString("latin1");
   let cn: string | undefined;
-  for (const rdn of derChildren(der, subject)) {
-    for (const atv of derChildren(der, rdn)) {
-      const [type, value] = derChildren(der, atv);
-      if (type && value && der.subarray(type.contentStart, type.end).toString("hex") === OID_CN) {
-        cn = derStringText(value.tag, der.subarray(value.contentStart, value.end));
-      }
+  for (const rdn of kids(subject)) {
+    for (const atv of kids(rdn)) {
+      const [type, value] = kids(atv);
+      if (type && value && decodeOid(der, type) === OID_CN) cn = decodeString(der, value);
     }
   }
-  return { cn, notBefore: derTimeMs(nb.tag, text(nb)), notAfter: derTimeMs(na.tag, text(na)) };
+  return { cn, notBefore: derTimeMs(nb!.tag, text(nb!)), notAfter: derTimeMs(na!.tag, text(na!)) };
 }

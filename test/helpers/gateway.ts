@@ -57,8 +57,9 @@ export interface SpawnedGateway {
 }
 
 /** Runs `gateway start` as a real child process and waits for its ready line. */
-export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<SpawnedGateway> {
-  const child = spawn(process.execPath, [CLI, "start", ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000, nodeArgs: string[] = []): Promise<SpawnedGateway> {
+  // nodeArgs go before the script, e.g. ["--cpu-prof"] (NODE_OPTIONS refuses it).
+  const child = spawn(process.execPath, [...nodeArgs, CLI, "start", ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const stdout: string[] = [];
   const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
