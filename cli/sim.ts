@@ -26,7 +26,10 @@ Options:
   --devices N          number of devices (default ${SIM_DEFAULTS.devices}; with --tokens: one per line)
   --concurrency C      devices booting at once (default ${SIM_DEFAULTS.concurrency})
   --rate R             telemetry messages per second per device (default ${SIM_DEFAULTS.rate}; may be 0.1)
-  --duration S         length of the run, e.g. 30, 30s, 5m (default ${SIM_DEFAULTS.duration})
+  --duration S         how long the fleet runs once every device has booted,
+                       e.g. 30, 30s, 5m (default ${SIM_DEFAULTS.duration})
+  --start-timeout S    longest boot phase (enroll + connect of every device);
+                       devices not up by then fail (default ${SIM_DEFAULTS.startTimeout})
   --qos 0|1            QoS of telemetry (default ${SIM_DEFAULTS.qos})
   --payload-bytes B    telemetry payload size in bytes (default ${SIM_DEFAULTS.payloadBytes})
   --data DIR           the gateway's data directory: mints tokens, trusts pki/ca.pem,

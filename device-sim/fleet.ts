@@ -14,8 +14,10 @@ export interface FleetConfig {
   readonly concurrency: number;
   /** Telemetry messages per second per device. */
   readonly rate: number;
-  /** The run lasts this long from the first device start, then drains and reports. */
+  /** The run lasts this long once every device has booted (is online or gave up), then drains and reports. */
   readonly durationMs: number;
+  /** Longest boot phase: when some devices are still enrolling or connecting after this, the run ends (default 5 min). */
+  readonly startTimeoutMs?: number;
   readonly qos: 0 | 1;
   readonly payloadBytes: number;
   readonly mqtt: MqttTarget;
@@ -106,6 +108,7 @@ export class Fleet implements Tickable, DeviceListener {
   private readonly waiters = new Set<() => void>();
   private deadlineResolve: (() => void) | null = null;
   private waitArmed = false;
+  private endRequested = false;
 
   constructor(private readonly cfg: FleetConfig, private readonly deps: FleetDeps) {
     this.scheduler = new Scheduler({ clock: deps.clock, tickMs: cfg.tickMs ?? 10, periodMs: 1000 / cfg.rate });
@@ -147,12 +150,17 @@ export class Fleet implements Tickable, DeviceListener {
     this.scheduler.start();
     if (deps.progress) this.scheduler.after(1000, this, PROGRESS);
     const deadline = new Promise<void>((resolve) => (this.deadlineResolve = resolve));
-    this.scheduler.after(cfg.durationMs, this, DEADLINE);
     this.launch();
     const scenarioResult = scenario ? scenario.run(this.control()).catch((e: unknown) => {
       stats.fail(`${scenario.name}:error`);
       return { error: (e as Error).message };
     }) : Promise.resolve(undefined);
+    // --duration counts from the moment the whole fleet is up, so how long booting
+    // takes on a slow machine never cuts the telemetry phase short; a boot phase
+    // that does not finish within the start timeout ends the run (those devices fail).
+    const booted = await this.poll(() => this.startedCount >= this.devices.length || this.endRequested, cfg.startTimeoutMs ?? 300_000);
+    if (!booted) this.deadlineResolve?.();
+    else if (!this.endRequested) this.scheduler.after(cfg.durationMs, this, DEADLINE);
     await deadline;
     this.ended = true;
     for (const w of [...this.waiters]) w();
@@ -301,7 +309,10 @@ export class Fleet implements Tickable, DeviceListener {
       fail: (r) => this.stats.fail(r),
       expectRevoked: (d) => this.expected.add(d),
       onOffline: (fn) => this.offlineHooks.push(fn),
-      end: () => this.deadlineResolve?.(),
+      end: () => {
+        this.endRequested = true;
+        this.deadlineResolve?.();
+      },
     };
   }
 

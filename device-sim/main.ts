@@ -115,7 +115,7 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
     }
 
     const fleet = new Fleet({
-      ids, concurrency: o.concurrency, rate: o.rate, durationMs: o.durationS * 1000, qos: o.qos, payloadBytes: o.payloadBytes,
+      ids, concurrency: o.concurrency, rate: o.rate, durationMs: o.durationS * 1000, startTimeoutMs: o.startTimeoutS * 1000, qos: o.qos, payloadBytes: o.payloadBytes,
       mqtt: targetFromUrl(o.mqtt), caPem, renewAt: o.renewAt,
     }, {
       clock, random: rt.random ?? Math.random, est,

@@ -11,6 +11,8 @@ export interface SimOptions {
   readonly concurrency: number;
   readonly rate: number;
   readonly durationS: number;
+  /** Longest boot phase, seconds. */
+  readonly startTimeoutS: number;
   readonly qos: 0 | 1;
   readonly payloadBytes: number;
   readonly data: string | undefined;
@@ -32,6 +34,7 @@ export const SIM_DEFAULTS = Object.freeze({
   concurrency: 100,
   rate: 1,
   duration: "30s",
+  startTimeout: "5m",
   qos: 1,
   payloadBytes: 100,
   est: "https://127.0.0.1:8443",
@@ -48,6 +51,7 @@ export const SIM_FLAGS = {
   concurrency: { type: "string" },
   rate: { type: "string" },
   duration: { type: "string" },
+  "start-timeout": { type: "string" },
   qos: { type: "string" },
   "payload-bytes": { type: "string" },
   data: { type: "string" },
@@ -121,6 +125,7 @@ export function simOptionsFrom(v: Readonly<Record<string, string | boolean | und
     concurrency: int(s("concurrency"), "concurrency", 1, 10_000, SIM_DEFAULTS.concurrency),
     rate,
     durationS,
+    startTimeoutS: parseDuration(s("start-timeout") ?? SIM_DEFAULTS.startTimeout, "--start-timeout"),
     qos: qosRaw === "0" ? 0 : 1,
     payloadBytes: int(s("payload-bytes"), "payload-bytes", 0, MAX_PAYLOAD_BYTES, SIM_DEFAULTS.payloadBytes),
     data, tokens, state, ca,

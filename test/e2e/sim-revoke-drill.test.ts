@@ -7,7 +7,7 @@ import { simInProcess } from "./sim-harness.js";
 test("sim revoke drill: revoked devices are disconnected within 1 s, never get back in, the others keep publishing", async () => {
   const gw = await startTestGateway({ "log-level": "info" });
   try {
-    const run = await simInProcess(gw, { devices: "30", concurrency: "30", rate: "4", duration: "10", scenario: "revoke-drill", revoke: "5", prefix: "drill-" });
+    const run = await simInProcess(gw, { devices: "30", concurrency: "30", rate: "4", duration: "7", scenario: "revoke-drill", revoke: "5", prefix: "drill-" });
     const drill = run.report.revokeDrill as {
       performed: boolean; revoked: number; via: string; disconnectedWithin1s: number; gotBackIn: number; gaveUp: number;
       othersDisconnected: number; others: number; othersKeptPublishing: number; disconnectMs: { max: number; each: Record<string, number> };
@@ -41,7 +41,7 @@ test("sim revoke drill: revoked devices are disconnected within 1 s, never get b
 test("sim reconnect storm: everyone drops at once and comes back", async () => {
   const gw = await startTestGateway({ "log-level": "info" });
   try {
-    const run = await simInProcess(gw, { devices: "60", concurrency: "60", rate: "2", duration: "7", scenario: "reconnect-storm", prefix: "storm-" });
+    const run = await simInProcess(gw, { devices: "60", concurrency: "60", rate: "2", duration: "5", scenario: "reconnect-storm", prefix: "storm-" });
     const storm = run.report.reconnectStorm as { performed: boolean; dropped: number; reconnected: number; allBackMs: number };
     assert.deepEqual(run.report.failures, {}, `${run.stderr}\n${JSON.stringify(storm)}`);
     assert.equal(storm.performed, true);

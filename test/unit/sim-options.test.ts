@@ -13,6 +13,7 @@ test("sim options: defaults (CONTRACT §7 URLs) with just --data", () => {
   assert.equal(o.concurrency, 100);
   assert.equal(o.rate, 1);
   assert.equal(o.durationS, 30);
+  assert.equal(o.startTimeoutS, 300);
   assert.equal(o.qos, 1);
   assert.equal(o.payloadBytes, 100);
   assert.equal(o.est.toString(), "https://127.0.0.1:8443/");
@@ -25,7 +26,7 @@ test("sim options: defaults (CONTRACT §7 URLs) with just --data", () => {
 
 test("sim options: every flag parsed", () => {
   const o = ok({
-    devices: "200", concurrency: "20", rate: "0.5", duration: "2m", qos: "0", "payload-bytes": "512", data: "d", tokens: "t.csv", state: "s", ca: "ca.pem",
+    devices: "200", concurrency: "20", rate: "0.5", duration: "2m", "start-timeout": "90s", qos: "0", "payload-bytes": "512", data: "d", tokens: "t.csv", state: "s", ca: "ca.pem",
     est: "https://gw.example:9443", mqtt: "mqtts://gw.example:9883", out: "r.json", scenario: "revoke-drill", revoke: "7", "renew-at": "10s", prefix: "lab-",
   });
   assert.deepEqual(
@@ -33,6 +34,7 @@ test("sim options: every flag parsed", () => {
     [200, 20, 0.5, 120, 0, 512, "d", "t.csv", "s", "ca.pem", "gw.example:9443", "9883", "r.json", "revoke-drill", 7, "lab-"],
   );
   assert.deepEqual(o.renewAt, { kind: "seconds", value: 10 });
+  assert.equal(o.startTimeoutS, 90);
 });
 
 test("sim options: --revoke implies the revoke drill; --tokens alone sizes the fleet from the file", () => {
@@ -50,6 +52,7 @@ test("sim options: usage errors name the flag", () => {
   usage({ data: "d", rate: "fast" }, /--rate/);
   usage({ data: "d", rate: "1001" }, /--rate/);
   usage({ data: "d", duration: "soon" }, /--duration/);
+  usage({ data: "d", "start-timeout": "0" }, /--start-timeout/);
   usage({ data: "d", qos: "2" }, /--qos/);
   usage({ data: "d", "payload-bytes": "-1" }, /--payload-bytes/);
   usage({ data: "d", "payload-bytes": "999999" }, /--payload-bytes/);
