@@ -35,6 +35,8 @@ Options:
   --data DIR           the gateway's data directory: mints tokens, trusts pki/ca.pem,
                        issues the service subscriber's credential, admin credential
   --tokens FILE        CSV "deviceId,token" from "gateway token create --count N --prefix P"
+  --idevid DIR         manufacturer credentials DIR/<id>.pem + DIR/<id>.key: devices enroll
+                       with these TLS client certificates (gateway --bootstrap-ca) instead of tokens
   --state DIR          keys and certificates kept between runs (a device with a
                        certificate does not enroll again); default: memory only
   --ca FILE            the gateway's trust anchor when --data is not given

@@ -146,7 +146,7 @@ export class Device implements Tickable {
   async start(): Promise<void> {
     if (this.state !== "idle") return;
     if (!this.cred) {
-      if (!this.bootstrap) return this.terminal("failed", "noToken");
+      if (!this.bootstrap) return this.terminal("failed", "noCredential");
       const ok = await this.enroll(this.bootstrap);
       if (!ok) return;
     }

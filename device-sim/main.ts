@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
+import path from "node:path";
 import { GatewayError } from "../errors.js";
 import { AdminApi, isRouteMissing } from "./admin-client.js";
 import { targetFromUrl } from "./connector.js";
@@ -72,6 +73,11 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
           const token = byId.get(id);
           if (token) out.set(id, { token });
         }
+      } else if (o.idevid) {
+        for (const id of need) {
+          const cred = readIdevid(o.idevid, id);
+          if (cred) out.set(id, cred);
+        }
       } else if (data) {
         const minted = mintTokens(data.store, need, TOKEN_TTL_SECONDS, Date.now);
         for (const [id, token] of minted.tokens) out.set(id, { token });
@@ -135,6 +141,18 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
     admin?.close();
     for (const a of agents) a.destroy();
     data?.close();
+  }
+}
+
+/**
+ * A device's manufacturer credential (IDevID, IEEE 802.1AR) from --idevid DIR:
+ * <id>.pem and <id>.key. A device without one has no way to enroll (noCredential).
+ */
+function readIdevid(dir: string, id: string): BootstrapAuth | undefined {
+  try {
+    return { certPem: fs.readFileSync(path.join(dir, `${id}.pem`), "utf8"), keyPem: fs.readFileSync(path.join(dir, `${id}.key`), "utf8") };
+  } catch {
+    return undefined;
   }
 }
 

@@ -17,6 +17,8 @@ export interface SimOptions {
   readonly payloadBytes: number;
   readonly data: string | undefined;
   readonly tokens: string | undefined;
+  /** Directory of manufacturer credentials <id>.pem + <id>.key (enrollment by certificate instead of token). */
+  readonly idevid: string | undefined;
   readonly state: string | undefined;
   readonly ca: string | undefined;
   readonly est: URL;
@@ -56,6 +58,7 @@ export const SIM_FLAGS = {
   "payload-bytes": { type: "string" },
   data: { type: "string" },
   tokens: { type: "string" },
+  idevid: { type: "string" },
   state: { type: "string" },
   ca: { type: "string" },
   est: { type: "string" },
@@ -112,10 +115,14 @@ export function simOptionsFrom(v: Readonly<Record<string, string | boolean | und
   if (devices !== undefined && revoke > devices) usage(`--revoke ${revoke} is more than --devices ${devices}`);
   const data = s("data");
   const tokens = s("tokens");
+  const idevid = s("idevid");
   const state = s("state");
   const ca = s("ca");
   if (data === undefined && ca === undefined) usage("give --data DIR (the gateway's data directory) or --ca FILE (its pki/ca.pem) so the simulator can verify the gateway");
-  if (data === undefined && tokens === undefined && state === undefined) usage("devices need a way to enroll: give --data DIR (mint tokens), --tokens FILE, or --state DIR with enrolled devices");
+  if (data === undefined && tokens === undefined && idevid === undefined && state === undefined) {
+    usage("devices need a way to enroll: give --data DIR (mint tokens), --tokens FILE, --idevid DIR, or --state DIR with enrolled devices");
+  }
+  if (tokens !== undefined && idevid !== undefined) usage("give either --tokens or --idevid, not both");
   if (scenario === "revoke-drill" && data === undefined) usage("--scenario revoke-drill needs --data DIR (the admin credential revokes through the admin API)");
   const prefix = s("prefix") ?? SIM_DEFAULTS.prefix;
   if (!isValidName(`${prefix}000001`)) usage(`--prefix ${JSON.stringify(prefix)} does not make valid device ids`);
@@ -128,7 +135,7 @@ export function simOptionsFrom(v: Readonly<Record<string, string | boolean | und
     startTimeoutS: parseDuration(s("start-timeout") ?? SIM_DEFAULTS.startTimeout, "--start-timeout"),
     qos: qosRaw === "0" ? 0 : 1,
     payloadBytes: int(s("payload-bytes"), "payload-bytes", 0, MAX_PAYLOAD_BYTES, SIM_DEFAULTS.payloadBytes),
-    data, tokens, state, ca,
+    data, tokens, idevid, state, ca,
     est: url(s("est") ?? SIM_DEFAULTS.est, "est", "https:"),
     mqtt: url(s("mqtt") ?? SIM_DEFAULTS.mqtt, "mqtt", "mqtts:"),
     out: s("out"),

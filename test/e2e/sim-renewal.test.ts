@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startTestGateway, tmpDir } from "../helpers/gateway.js";
 import { simInProcess } from "./sim-harness.js";
+import { foreignCa } from "../helpers/certs.js";
 
 test("sim: devices re-enroll before expiry (simplereenroll) and reconnect with the new certificate", async () => {
   const gw = await startTestGateway({ "log-level": "info" });
@@ -40,6 +41,37 @@ test("sim: devices re-enroll before expiry (simplereenroll) and reconnect with t
       const renewal = audit.find((e) => e.type === "enroll.simplereenroll" && e.deviceId === d.id && e.detail?.presentedSerial === first.serial);
       assert.ok(renewal, `${d.id}: a simplereenroll presenting its first certificate ${first.serial}`);
     }
+  } finally {
+    await gw.close();
+  }
+});
+
+test("sim: devices enroll with a manufacturer certificate (IDevID) when the gateway trusts its CA (--bootstrap-ca)", async () => {
+  const mfg = foreignCa("Acme Manufacturing CA");
+  const dir = tmpDir("fg-sim-idevid-");
+  fs.writeFileSync(path.join(dir, "bootstrap.pem"), mfg.certPem);
+  const idevid = path.join(dir, "idevid");
+  fs.mkdirSync(idevid);
+  for (const id of ["mfg-000001", "mfg-000002", "mfg-000003"]) {
+    const c = mfg.issue(id);
+    fs.writeFileSync(path.join(idevid, `${id}.pem`), c.certPem);
+    fs.writeFileSync(path.join(idevid, `${id}.key`), c.keyPem, { mode: 0o600 });
+  }
+  const gw = await startTestGateway({ "log-level": "info", "bootstrap-ca": path.join(dir, "bootstrap.pem") });
+  try {
+    // Four devices, three with an IDevID: the fourth has no way to enroll.
+    const run = await simInProcess(gw, { devices: "4", concurrency: "4", rate: "2", duration: "2", prefix: "mfg-", idevid });
+    assert.deepEqual(run.report.failures, { noCredential: 1 }, run.stderr);
+    assert.equal(run.exitCode, 1);
+    assert.equal(run.report.enrolled, 3);
+    assert.equal(run.report.connected, 3);
+    assert.equal(run.report.delivered, run.report.published);
+    const audit = gw.gw.deps.store.audit.newest(100);
+    for (const id of ["mfg-000001", "mfg-000002", "mfg-000003"]) {
+      assert.ok(audit.some((e) => e.type === "enroll.simpleenroll" && e.deviceId === id && e.detail?.method === "bootstrap"), id);
+      assert.equal(gw.gw.deps.store.certificates.forDevice(id).length, 1);
+    }
+    assert.equal(gw.gw.deps.store.devices.get("mfg-000004"), undefined);
   } finally {
     await gw.close();
   }

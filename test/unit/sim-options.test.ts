@@ -66,5 +66,7 @@ test("sim options: usage errors name the flag", () => {
   usage({ data: "d", prefix: "bad/" }, /--prefix/);
   usage({ tokens: "t.csv" }, /--ca/);
   usage({ ca: "ca.pem" }, /enroll/);
+  usage({ ca: "ca.pem", tokens: "t.csv", idevid: "dir" }, /either --tokens or --idevid/);
+  assert.equal(ok({ ca: "ca.pem", idevid: "dir" }).idevid, "dir");
   usage({ ca: "ca.pem", tokens: "t.csv", scenario: "revoke-drill" }, /--data/);
 });
