@@ -64,7 +64,11 @@ export async function spawnGateway(args: string[], env: NodeJS.ProcessEnv = {}, 
   const stderr: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ready = await new Promise<SpawnedGateway["ready"]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms; stderr: ${stderr.join("")}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Do not leave a gateway running that nobody holds a handle to.
+      child.kill("SIGKILL");
+      reject(new Error(`no ready line within ${timeoutMs} ms; stderr: ${stderr.join("")}`));
+    }, timeoutMs);
     let buf = "";
     child.stdout!.on("data", (d: Buffer) => {
       buf += d.toString();
