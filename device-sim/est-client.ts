@@ -1,11 +1,13 @@
 import "reflect-metadata";
 import https from "node:https";
-import * as x509 from "@peculiar/x509";
+import { children, decodeOid, readWhole } from "../enroll/der-reader.js";
+import { toPem } from "../enroll/der.js";
 
 /**
  * A small EST client (RFC 7030, RFC 8951) for devices and the fleet simulator.
  * node:https directly, no framework: the simulator runs thousands of these.
- * Bodies are base64 DER; certs-only PKCS#7 answers are read with @peculiar/x509.
+ * Bodies are base64 DER; certs-only PKCS#7 answers are read with a small DER walk
+ * (a first-boot storm reads thousands; @peculiar/x509 took ~2 ms per answer).
  */
 export interface EstClientOptions {
   /** e.g. https://127.0.0.1:8443 (the /.well-known/est/ prefix is added). */
@@ -48,7 +50,18 @@ function retryAfterOf(h: string | string[] | undefined): number | undefined {
 /** The certificates of a base64 certs-only PKCS#7 (RFC 7030 §4.1.3), as PEM. */
 export function certsFromPkcs7Base64(b64: string): string[] {
   const der = Buffer.from(b64.replace(/\s+/g, ""), "base64");
-  return Array.from(new x509.X509Certificates(der), (c) => c.toString("pem"));
+  // ContentInfo { contentType signedData, [0] EXPLICIT SignedData { version, digestAlgorithms,
+  // encapContentInfo, [0] IMPLICIT certificates, ... } } (RFC 5652 §3, §5.1)
+  const bad = (): never => {
+    throw new Error("EST answer is not a certs-only PKCS#7");
+  };
+  const ci = readWhole(der, 0x30) ?? bad();
+  const [type, explicit] = children(der, ci) ?? bad();
+  if (!type || decodeOid(der, type) !== "1.2.840.113549.1.7.2" || explicit?.tag !== 0xa0) bad();
+  const [signedData] = children(der, explicit!) ?? bad();
+  if (signedData?.tag !== 0x30) bad();
+  const certs = (children(der, signedData!) ?? bad()).find((t) => t.tag === 0xa0);
+  return certs ? (children(der, certs) ?? bad()).map((c) => toPem(der.subarray(c.at, c.end), "CERTIFICATE")) : [];
 }
 
 export class EstClient {
