@@ -27,6 +27,20 @@ interface FgClientOptions extends IClientOptions {
 
 const NO_LOG = (): void => {};
 
+const fullPeerCertificate = tls.TLSSocket.prototype.getPeerCertificate;
+
+/**
+ * Node checks the server's name (after OpenSSL has verified the chain against
+ * the trust anchor) with getPeerCertificate(true): the whole chain converted to
+ * JS objects, fingerprints and all, ~1 ms per handshake, the simulator's single
+ * largest cost in a first-boot storm. tls.checkServerIdentity reads only the
+ * leaf's subject and subjectaltname, which the abbreviated form carries, so the
+ * checks are the same; only the conversion of the issuer chain is skipped.
+ */
+function abbreviatedPeerCertificate(this: tls.TLSSocket): tls.PeerCertificate {
+  return fullPeerCertificate.call(this, false);
+}
+
 export function targetFromUrl(u: URL): MqttTarget {
   const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = u.port === "" ? 8883 : Number(u.port);
@@ -54,7 +68,9 @@ export class MqttConnector {
 
   private readonly buildStream = (client: MqttClient): tls.TLSSocket => {
     const ctx = (client.options as FgClientOptions).fgSecureContext;
-    return tls.connect({ ...this.tlsBase, secureContext: ctx });
+    const socket = tls.connect({ ...this.tlsBase, secureContext: ctx });
+    socket.getPeerCertificate = abbreviatedPeerCertificate as tls.TLSSocket["getPeerCertificate"];
+    return socket;
   };
 
   /** A client that starts connecting at once; listen for connect/error/close on it. */
