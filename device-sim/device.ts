@@ -1,76 +1,22 @@
-import crypto from "node:crypto";
 import type tls from "node:tls";
 import type { MqttClient, ISubscriptionGrant } from "mqtt";
-import { buildDeviceCsr, type DeviceKey } from "./device-csr.js";
-import { type BackoffPolicy, backoffDelay, retryDelay } from "./backoff.js";
-import { classifyConnectFailure, classifyEstFailure, isSilentRefusal, SILENT_REFUSALS_AS_REFUSED } from "./failure-policy.js";
-import { type RenewAt, renewalTime } from "./renewal.js";
-import { PERIODIC, type Scheduler, type Tickable, type TimerHandle } from "./scheduler.js";
-import type { CredentialStore, StoredCredential } from "./state.js";
-import type { FleetStats } from "./stats.js";
+import { backoffDelay, retryDelay } from "./backoff.js";
+import type { BootstrapAuth, DeviceEnv, DeviceState } from "./device-env.js";
+import { enrollFirst, reenroll } from "./enrollment-flow.js";
+import { afterClose, classifyEstFailure } from "./failure-policy.js";
+import { renewalTime } from "./renewal.js";
+import { PERIODIC, type Tickable, type TimerHandle } from "./scheduler.js";
+import type { StoredCredential } from "./state.js";
 import { makePayload } from "./telemetry.js";
-import { type MqttConnector, secureContextFor } from "./connector.js";
+import { secureContextFor } from "./connector.js";
 
-/**
- * The EST operations a device uses (RFC 7030 §4.2). device-sim/est-client.ts
- * (EstClient) implements them; the device only sees this port, so tests and
- * benches can pass any implementation.
- */
-export interface EstPort {
-  simpleEnroll(csrDer: Buffer, auth: { deviceId: string; token: string } | { certPem: string; keyPem: string }): Promise<string>;
-  simpleReenroll(csrDer: Buffer, cred: { certPem: string; keyPem: string }): Promise<string>;
-}
-
-/** How a device proves itself for its first enrollment (CONTRACT §4). */
-export type BootstrapAuth = { readonly token: string } | { readonly certPem: string; readonly keyPem: string };
-
-export interface DeviceConfig {
-  readonly qos: 0 | 1;
-  readonly payloadBytes: number;
-  readonly renewAt: RenewAt;
-  readonly backoff: BackoffPolicy;
-  /** Attempts of simpleenroll before the device gives up (transient errors only; refusals are final at once). */
-  readonly enrollAttempts: number;
-  /** Unacknowledged publishes per device above which a tick is skipped instead of queueing more. */
-  readonly maxInflight: number;
-  readonly caPem: string;
-}
-
-/** What the fleet learns from a device. */
-export interface DeviceListener {
-  /** First time online, or gave up before that: frees a start slot. Called once. */
-  started(d: Device): void;
-  online(d: Device): void;
-  offline(d: Device): void;
-  /** The device stopped for good (d.failure says why). */
-  terminal(d: Device): void;
-  /** A failure that did not stop the device (e.g. a renewal refused while the old certificate still works). */
-  failed(d: Device, reason: string): void;
-}
-
-/** The collaborators every device shares: one object for the whole fleet. */
-export interface DeviceEnv {
-  readonly clock: () => number;
-  readonly random: () => number;
-  readonly scheduler: Scheduler;
-  readonly est: EstPort;
-  readonly creds: CredentialStore;
-  readonly stats: FleetStats;
-  readonly connector: MqttConnector;
-  readonly config: DeviceConfig;
-  readonly listener: DeviceListener;
-  readonly keygen: () => Promise<DeviceKey>;
-}
-
-export type DeviceState = "idle" | "enrolling" | "connecting" | "online" | "backoff" | "revoked" | "failed" | "stopped";
+export type { BootstrapAuth, DeviceConfig, DeviceEnv, DeviceListener, DeviceState, EstPort } from "./device-env.js";
 
 const RECONNECT = 1;
 const RENEW = 2;
 const RESUME = 3;
 
 const SUB_OPTS = Object.freeze({ qos: 1 as const });
-
-
 interface ActiveCredential extends StoredCredential {
   readonly ctx: tls.SecureContext;
 }
@@ -109,11 +55,13 @@ export class Device implements Tickable {
   private client: MqttClient | null = null;
   private connectError: Error | undefined;
   private attempt = 0;
+  private renewAttempt = 0;
   private silentRefusals = 0;
-  private wasOnline = false;
+  private everOnline = false;
   private startReported = false;
   private inflight = 0;
-  private stopping = false;
+  /** The run is ending (read by the enrollment flow too). */
+  stopping = false;
   private handover = false;
   private renewing = false;
   private renewTimer: TimerHandle | null = null;
@@ -132,10 +80,6 @@ export class Device implements Tickable {
 
   get isOnline(): boolean {
     return this.state === "online";
-  }
-
-  get hasCredential(): boolean {
-    return this.cred !== null;
   }
 
   get certificatePem(): string | undefined {
@@ -160,10 +104,6 @@ export class Device implements Tickable {
     if (this.renewTimer) this.renewTimer.cancelled = true;
     if (this.retryTimer) this.retryTimer.cancelled = true;
     this.resume?.();
-  }
-
-  get unacknowledged(): number {
-    return this.inflight;
   }
 
   /** Disconnects cleanly (DISCONNECT after in-flight acks) and resolves when the connection is closed. */
@@ -205,71 +145,34 @@ export class Device implements Tickable {
 
   // ---- enrollment (RFC 7030 §4.2.1 / §4.2.2) ----
 
-  /** simpleenroll until it succeeds, is refused, or runs out of attempts. True when the device has a certificate. */
+  /** First boot: simpleenroll with the bootstrap credential. True when the device has a certificate. */
   private async enroll(auth: BootstrapAuth): Promise<boolean> {
     const { env } = this;
     this.state = "enrolling";
     env.stats.enrollStarted(env.clock());
-    let key: DeviceKey;
-    let csr: Buffer;
-    try {
-      key = await env.keygen();
-      csr = buildDeviceCsr(this.id, key);
-    } catch {
-      this.terminal("failed", "keygen");
-      return false;
-    }
-    const est = "token" in auth ? { deviceId: this.id, token: auth.token } : { certPem: auth.certPem, keyPem: auth.keyPem };
-    let certPem: string | undefined;
-    for (let attempt = 1; certPem === undefined; attempt++) {
-      try {
-        certPem = await env.est.simpleEnroll(csr, est);
-      } catch (e) {
-        const v = classifyEstFailure(e);
-        if (!this.stopping && (!v.retry || attempt >= env.config.enrollAttempts)) {
-          this.terminal("failed", `enroll:${v.reason}`);
-          return false;
-        }
-        if (!this.stopping) {
-          this.lastError = `enroll:${v.reason}`;
-          env.stats.retry(this.lastError);
-          await this.sleep(retryDelay(attempt, env.config.backoff, env.random, v.retry ? v.retryAfter : undefined));
-        }
-        if (this.stopping) {
-          this.terminal("stopped", null);
-          return false;
-        }
-      }
-    }
+    const r = await enrollFirst(env, this.id, auth, this, (reason) => {
+      this.lastError = reason;
+      env.stats.retry(reason);
+    });
+    if (r.kind === "failed") return this.terminal("failed", r.reason), false;
+    if (r.kind === "stopped") return this.terminal("stopped", null), false;
     // The token is spent (CONTRACT §4: it works once); forget it.
     this.bootstrap = undefined;
-    try {
-      const stored = await env.creds.save(this.id, key.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), certPem, env.clock());
-      this.cred = this.activate(stored);
-    } catch {
-      this.terminal("failed", "state:write");
-      return false;
-    }
+    this.cred = this.activate(r.cred);
     env.stats.enrollDone(env.clock());
-    if (this.stopping) {
-      this.terminal("stopped", null);
-      return false;
-    }
+    if (this.stopping) return this.terminal("stopped", null), false;
     return true;
   }
 
+  /** Renewal: simplereenroll, then reconnect with the new certificate. */
   private async renew(): Promise<void> {
     const { env } = this;
     if (this.renewing || this.stopping || !this.cred || this.state !== "online") return;
     this.renewing = true;
-    const old = this.cred;
     try {
-      const key = await env.keygen();
-      const csr = buildDeviceCsr(this.id, key);
-      const certPem = await env.est.simpleReenroll(csr, { certPem: old.certPem, keyPem: old.keyPem });
-      const stored = await env.creds.save(this.id, key.privateKey.export({ type: "pkcs8", format: "pem" }).toString(), certPem, env.clock());
-      this.cred = this.activate(stored);
+      this.cred = this.activate(await reenroll(env, this.id, this.cred));
       this.renewals++;
+      this.renewAttempt = 0;
       env.stats.renewed++;
       // Reconnect with the new certificate: stop publishing, let in-flight
       // messages be acknowledged, DISCONNECT, then connect again (onClose).
@@ -283,8 +186,7 @@ export class Device implements Tickable {
       const v = classifyEstFailure(e);
       if (v.retry) {
         env.stats.retry(`reenroll:${v.reason}`);
-        this.attempt++;
-        this.renewTimer = env.scheduler.after(retryDelay(this.attempt, env.config.backoff, env.random, v.retryAfter), this, RENEW);
+        this.renewTimer = env.scheduler.after(retryDelay(++this.renewAttempt, env.config.backoff, env.random, v.retryAfter), this, RENEW);
       } else {
         // The old certificate keeps working until the gateway says otherwise; report and stop renewing.
         env.listener.failed(this, `reenroll:${v.reason}`);
@@ -305,7 +207,7 @@ export class Device implements Tickable {
     if (this.stopping || !this.cred) return;
     this.state = "connecting";
     this.connectError = undefined;
-    if (!this.wasOnline) env.stats.connectStarted(env.clock());
+    if (!this.everOnline) env.stats.connectStarted(env.clock());
     const c = env.connector.create(this.id, this.cred.ctx);
     c.on("connect", this.onConnect);
     c.on("error", this.onError);
@@ -323,8 +225,8 @@ export class Device implements Tickable {
     this.connects++;
     this.onlineAt = now;
     env.stats.online++;
-    if (!this.wasOnline) {
-      this.wasOnline = true;
+    if (!this.everOnline) {
+      this.everOnline = true;
       env.stats.firstConnectDone(now);
     }
     // [MQTT-3.8.4-1] the SUBACK tells whether the gateway's ACL granted it.
@@ -378,11 +280,10 @@ export class Device implements Tickable {
       this.connect();
       return;
     }
-    const v = wasOnline ? { kind: "transient" as const, reason: "dropped" } : classifyConnectFailure(this.connectError);
-    if (v.kind === "refused") return this.terminal(this.wasOnline ? "revoked" : "failed", this.wasOnline ? "revoked" : `refused:${v.reason}`);
-    if (v.kind === "untrusted") return this.terminal("failed", `connect:${v.reason}`);
-    if (this.wasOnline && !wasOnline && isSilentRefusal(v) && ++this.silentRefusals >= SILENT_REFUSALS_AS_REFUSED) return this.terminal("revoked", "revoked");
-    this.lastError = `connect:${v.reason}`;
+    const { decision, silentRefusals } = afterClose({ wasOnline, everOnline: this.everOnline, error: this.connectError, silentRefusals: this.silentRefusals });
+    this.silentRefusals = silentRefusals;
+    if (decision.kind === "stop") return this.terminal(decision.state, decision.reason);
+    this.lastError = decision.reason === "dropped" ? "connect:dropped" : decision.reason;
     env.stats.retry(this.lastError);
     this.attempt++;
     this.state = "backoff";
@@ -418,7 +319,7 @@ export class Device implements Tickable {
 
   // ---- helpers ----
 
-  private sleep(ms: number): Promise<void> {
+  sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.resume = () => {
         this.resume = null;

@@ -69,6 +69,43 @@ export function isSilentRefusal(v: ConnectVerdict): boolean {
   return v.kind === "transient" && (v.reason === "closed" || v.reason === "econnreset" || v.reason === "tls");
 }
 
+export type CloseDecision =
+  | { readonly kind: "stop"; readonly state: "revoked" | "failed"; readonly reason: string }
+  | { readonly kind: "retry"; readonly reason: string };
+
+export interface CloseFacts {
+  /** This connection had reached CONNACK 0 (so it was dropped, not refused). */
+  readonly wasOnline: boolean;
+  /** The device had been online earlier in this run: a refusal now means it was revoked. */
+  readonly everOnline: boolean;
+  /** The last error the client emitted on this connection. */
+  readonly error: ErrorLike | undefined;
+  /** Closes without CONNACK in a row so far. */
+  readonly silentRefusals: number;
+}
+
+/**
+ * What a device does when its connection closes (outside a renewal handover
+ * and the end of the run): retry after a backoff, or stop for good. Returns the
+ * new count of silent refusals alongside.
+ */
+export function afterClose(f: CloseFacts): { readonly decision: CloseDecision; readonly silentRefusals: number } {
+  if (f.wasOnline) return { decision: { kind: "retry", reason: "dropped" }, silentRefusals: 0 };
+  const v = classifyConnectFailure(f.error);
+  if (v.kind === "refused") {
+    const decision = f.everOnline ? { kind: "stop" as const, state: "revoked" as const, reason: "revoked" } : { kind: "stop" as const, state: "failed" as const, reason: `refused:${v.reason}` };
+    return { decision, silentRefusals: 0 };
+  }
+  if (v.kind === "untrusted") return { decision: { kind: "stop", state: "failed", reason: `connect:${v.reason}` }, silentRefusals: 0 };
+  if (f.everOnline && isSilentRefusal(v)) {
+    const n = f.silentRefusals + 1;
+    if (n >= SILENT_REFUSALS_AS_REFUSED) return { decision: { kind: "stop", state: "revoked", reason: "revoked" }, silentRefusals: n };
+    return { decision: { kind: "retry", reason: `connect:${v.reason}` }, silentRefusals: n };
+  }
+  // Any other answer (CONNACK 3, connection refused) shows a gateway that is there and not refusing us.
+  return { decision: { kind: "retry", reason: `connect:${v.reason}` }, silentRefusals: 0 };
+}
+
 export type EstVerdict =
   | { readonly retry: true; readonly reason: string; readonly retryAfter?: number }
   | { readonly retry: false; readonly reason: string };

@@ -4,8 +4,9 @@ import { type BootstrapAuth, Device, type DeviceListener, type EstPort } from ".
 import { type DeviceKey, newDeviceKey } from "./device-csr.js";
 import { TelemetryObserver } from "./observer.js";
 import { type RenewAt, DEFAULT_RENEW_AT, credentialUsability } from "./renewal.js";
-import { buildReport, formatProgress, type SimReport } from "./report.js";
+import { buildReport, endStateFailures, formatProgress, type SimReport } from "./report.js";
 import { Scheduler, type Tickable } from "./scheduler.js";
+import type { FleetControl, Scenario } from "./scenarios/scenario.js";
 import type { CredentialStore, StoredCredential } from "./state.js";
 import { FleetStats } from "./stats.js";
 
@@ -51,32 +52,7 @@ export interface FleetDeps {
   readonly progress?: (line: string) => void;
 }
 
-/** What a scenario may do to a running fleet. */
-export interface FleetControl {
-  readonly devices: readonly Device[];
-  readonly stats: FleetStats;
-  readonly clock: () => number;
-  /** Resolves when every device is online or has given up; false if the run ended first. */
-  allStarted(): Promise<boolean>;
-  /** Resolves after ms, or early (false) when the run ends. */
-  wait(ms: number): Promise<boolean>;
-  /** Polls cond every tick until true (resolves true) or timeoutMs / the end of the run (false). */
-  waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean>;
-  /** Marks a failure of the scenario itself (makes the exit status 1). */
-  fail(reason: string): void;
-  /** Devices whose revocation is the point of the scenario: their refusal is not a failure. */
-  expectRevoked(d: Device): void;
-  /** Called with every device that goes offline. */
-  onOffline(fn: (d: Device) => void): void;
-  /** Ends the run now instead of at the end of the duration (benchmarks that stop at a milestone). */
-  end(): void;
-}
-
-export interface Scenario {
-  readonly name: string;
-  /** Runs alongside the telemetry phase; what it returns is added to the report under its name. */
-  run(ctl: FleetControl): Promise<Record<string, unknown> | undefined>;
-}
+export type { FleetControl, Scenario } from "./scenarios/scenario.js";
 
 export type FleetReport = SimReport & Record<string, unknown>;
 
@@ -275,14 +251,8 @@ export class Fleet implements Tickable, DeviceListener {
 
   private finish(scenario: Scenario | undefined, extra: Record<string, unknown> | undefined): FleetReport {
     const { stats } = this;
-    for (const d of this.devices) {
-      if (d.state === "idle") stats.fail("notStarted");
-      else if (d.state === "stopped" && d.connects === 0 && !d.failure) stats.fail(`notConnected${d.lastError ? `:${d.lastError}` : ""}`);
-    }
-    if (this.observer && this.cfg.qos === 1) {
-      let lost = 0;
-      for (const d of this.devices) lost += Math.max(0, d.published - d.delivered);
-      if (lost > 0) stats.failures.set("lost", lost);
+    for (const [reason, n] of endStateFailures(this.devices, this.observer !== null && this.cfg.qos === 1)) {
+      stats.failures.set(reason, (stats.failures.get(reason) ?? 0) + n);
     }
     const report: FleetReport = { ...buildReport({
       devices: stats.devices, enrolled: stats.enrolled, connected: stats.connected, published: stats.published,

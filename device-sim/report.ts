@@ -66,6 +66,35 @@ export function buildReport(r: ReportInput): SimReport {
   };
 }
 
+/** How a device ended the run, as far as the report cares. */
+export interface DeviceEnd {
+  readonly state: string;
+  readonly connects: number;
+  readonly failure: string | null;
+  readonly lastError: string;
+  readonly published: number;
+  readonly delivered: number;
+}
+
+/**
+ * Failures that show only at the end of the run (terminal failures were
+ * counted as they happened): devices the run never started, devices that never
+ * connected, and at QoS 1 with a subscriber, messages the gateway acknowledged
+ * that never arrived ("lost", counted per device so duplicates elsewhere cannot hide a loss).
+ */
+export function endStateFailures(devices: Iterable<DeviceEnd>, countLost: boolean): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (k: string, n = 1) => out.set(k, (out.get(k) ?? 0) + n);
+  let lost = 0;
+  for (const d of devices) {
+    if (d.state === "idle") add("notStarted");
+    else if (d.state === "stopped" && d.connects === 0 && !d.failure) add(d.lastError ? `notConnected:${d.lastError}` : "notConnected");
+    lost += Math.max(0, d.published - d.delivered);
+  }
+  if (countLost && lost > 0) add("lost", lost);
+  return out;
+}
+
 /** CONTRACT §7: exit 0 only when there are no failures. */
 export function reportExitCode(report: Pick<SimReport, "failures">): number {
   return Object.values(report.failures).some((n) => n > 0) ? 1 : 0;

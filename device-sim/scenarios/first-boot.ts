@@ -1,4 +1,4 @@
-import type { Scenario } from "../fleet.js";
+import type { Scenario } from "./scenario.js";
 
 /**
  * The default: every device boots (enrolling when it has no certificate),

@@ -1,4 +1,4 @@
-import type { Scenario } from "../fleet.js";
+import type { Scenario } from "./scenario.js";
 import { firstBoot } from "./first-boot.js";
 import { reconnectStorm } from "./reconnect-storm.js";
 import { revokeDrill, type Revoker } from "./revoke-drill.js";

@@ -1,4 +1,4 @@
-import type { Scenario } from "../fleet.js";
+import type { Scenario } from "./scenario.js";
 import { summarize } from "./stats.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { Device } from "../device.js";
-import type { Scenario } from "../fleet.js";
+import type { Scenario } from "./scenario.js";
 import { summarize } from "./stats.js";
 
 /** Revokes one device through whatever the run was given; says which path it used. */

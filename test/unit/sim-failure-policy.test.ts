@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ErrorWithReasonCode } from "mqtt";
-import { classifyConnectFailure, classifyEstFailure, isSilentRefusal } from "../../device-sim/failure-policy.js";
+import { type CloseFacts, afterClose, classifyConnectFailure, classifyEstFailure, isSilentRefusal } from "../../device-sim/failure-policy.js";
 
 const errno = (code: string) => Object.assign(new Error(code), { code });
 
@@ -52,4 +52,34 @@ test("EST failures: 4xx refusals are final, busy and network errors are retried"
   assert.deepEqual(classifyEstFailure(errno("UNABLE_TO_VERIFY_LEAF_SIGNATURE")), { retry: false, reason: "tls:UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
   assert.deepEqual(classifyEstFailure(new Error("EST simpleenroll: no answer within 30000 ms")), { retry: true, reason: "error" });
   assert.deepEqual(classifyEstFailure("weird"), { retry: true, reason: "error" });
+});
+
+test("after a close: a dropped connection is retried; a refusal stops the device, as revoked once it had been in", () => {
+  const base: CloseFacts = { wasOnline: false, everOnline: false, error: undefined, silentRefusals: 0 };
+  const connack5 = new ErrorWithReasonCode("Connection refused: Not authorized", 5);
+  const table: [Partial<CloseFacts>, unknown][] = [
+    [{ wasOnline: true, everOnline: true }, { kind: "retry", reason: "dropped" }],
+    [{ error: connack5 }, { kind: "stop", state: "failed", reason: "refused:connack5" }],
+    [{ error: connack5, everOnline: true }, { kind: "stop", state: "revoked", reason: "revoked" }],
+    [{ error: errno("ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED"), everOnline: true }, { kind: "stop", state: "revoked", reason: "revoked" }],
+    [{ error: errno("UNABLE_TO_VERIFY_LEAF_SIGNATURE") }, { kind: "stop", state: "failed", reason: "connect:tls:UNABLE_TO_VERIFY_LEAF_SIGNATURE" }],
+    [{ error: new ErrorWithReasonCode("busy", 3), everOnline: true, silentRefusals: 2 }, { kind: "retry", reason: "connect:connack3" }],
+    [{ error: errno("ECONNREFUSED") }, { kind: "retry", reason: "connect:econnrefused" }],
+    // Never online: a silent close is just a failed attempt, however many.
+    [{ silentRefusals: 10 }, { kind: "retry", reason: "connect:closed" }],
+  ];
+  for (const [facts, decision] of table) assert.deepEqual(afterClose({ ...base, ...facts }).decision, decision, JSON.stringify(facts));
+  assert.equal(afterClose({ ...base, error: new ErrorWithReasonCode("busy", 3), silentRefusals: 2 }).silentRefusals, 0, "a healthy answer resets the count");
+});
+
+test("after a close: silent refusals after a kick add up to a refusal", () => {
+  let n = 0;
+  const facts = () => ({ wasOnline: false, everOnline: true, error: n === 1 ? errno("ECONNRESET") : undefined, silentRefusals: n });
+  const first = afterClose(facts());
+  assert.deepEqual([first.decision.kind, first.silentRefusals], ["retry", 1]);
+  n = first.silentRefusals;
+  const second = afterClose(facts());
+  assert.deepEqual([second.decision.kind, second.silentRefusals], ["retry", 2]);
+  n = second.silentRefusals;
+  assert.deepEqual(afterClose(facts()).decision, { kind: "stop", state: "revoked", reason: "revoked" });
 });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { build } from "hdr-histogram-js";
-import { buildReport, formatProgress, perSecond, reportExitCode } from "../../device-sim/report.js";
+import { type DeviceEnd, buildReport, endStateFailures, formatProgress, perSecond, reportExitCode } from "../../device-sim/report.js";
 
 test("report: exactly the CONTRACT §7 fields, in order", () => {
   const h = build();
@@ -42,4 +42,20 @@ test("progress: one line with the figures an operator watches", () => {
   assert.equal(line, "[sim   12s]  enrolled 812/1000  connected 790/1000  msgs/s 780  delivered 9650  p99 4.2ms  failures 0  retries 3");
   assert.ok(!line.includes("\n"));
   assert.match(formatProgress({ elapsedMs: 0, devices: 1, enrolled: 0, online: 0, connected: 0, msgsPerSec: 0, delivered: null, p99Ms: null, failures: 2, retries: 0 }), /delivered - {2}p99 - {2}failures 2$/);
+});
+
+test("end-state failures: never started, never connected (with the last error), lost at QoS 1", () => {
+  const d = (o: Partial<DeviceEnd>): DeviceEnd => ({ state: "stopped", connects: 1, failure: null, lastError: "", published: 5, delivered: 5, ...o });
+  const devices = [
+    d({}),
+    d({ state: "idle", connects: 0, published: 0, delivered: 0 }),
+    d({ connects: 0, lastError: "connect:econnrefused", published: 0, delivered: 0 }),
+    d({ connects: 0, published: 0, delivered: 0 }),
+    d({ state: "failed", connects: 0, failure: "enroll:401", published: 0, delivered: 0 }),
+    d({ published: 10, delivered: 7 }),
+    // Delivered but not acknowledged (connection lost before PUBACK) does not offset another device's loss.
+    d({ published: 3, delivered: 4 }),
+  ];
+  assert.deepEqual([...endStateFailures(devices, true)], [["notStarted", 1], ["notConnected:connect:econnrefused", 1], ["notConnected", 1], ["lost", 3]]);
+  assert.equal(endStateFailures(devices, false).has("lost"), false, "QoS 0 or no subscriber: loss is not a failure");
 });
