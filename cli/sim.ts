@@ -53,7 +53,17 @@ Options:
     const { values } = parse(io.argv, SIM_FLAGS, false);
     if (values.help) return io.out(simCommand.help + "\n"), 0;
     const opts = simOptionsFrom(values);
-    const { exitCode } = await runSim(opts, { err: io.err, out: io.out }, { makeEst });
-    return exitCode;
+    // The first Ctrl-C ends the run early and still prints the report; a second one kills the process.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      const { exitCode } = await runSim(opts, { err: io.err, out: io.out }, { makeEst, signal: stop.signal });
+      return exitCode;
+    } finally {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+    }
   },
 };

@@ -50,6 +50,8 @@ export interface FleetDeps {
   readonly observer?: { readonly certPem: string; readonly keyPem: string; readonly clientId: string };
   /** One progress line about once a second (stderr in the CLI); omitted: quiet. */
   readonly progress?: (line: string) => void;
+  /** Aborting ends the run early; the report is still written (Ctrl-C in the CLI). */
+  readonly signal?: AbortSignal;
 }
 
 export type { FleetControl, Scenario } from "./scenarios/scenario.js";
@@ -126,6 +128,8 @@ export class Fleet implements Tickable, DeviceListener {
     this.scheduler.start();
     if (deps.progress) this.scheduler.after(1000, this, PROGRESS);
     const deadline = new Promise<void>((resolve) => (this.deadlineResolve = resolve));
+    const onAbort = () => this.endNow();
+    deps.signal?.addEventListener("abort", onAbort, { once: true });
     this.launch();
     const scenarioResult = scenario ? scenario.run(this.control()).catch((e: unknown) => {
       stats.fail(`${scenario.name}:error`);
@@ -138,6 +142,7 @@ export class Fleet implements Tickable, DeviceListener {
     if (!booted) this.deadlineResolve?.();
     else if (!this.endRequested) this.scheduler.after(cfg.durationMs, this, DEADLINE);
     await deadline;
+    deps.signal?.removeEventListener("abort", onAbort);
     this.ended = true;
     for (const w of [...this.waiters]) w();
     const extra = await scenarioResult;
@@ -279,10 +284,7 @@ export class Fleet implements Tickable, DeviceListener {
       fail: (r) => this.stats.fail(r),
       expectRevoked: (d) => this.expected.add(d),
       onOffline: (fn) => this.offlineHooks.push(fn),
-      end: () => {
-        this.endRequested = true;
-        this.deadlineResolve?.();
-      },
+      end: () => this.endNow(),
     };
   }
 
@@ -303,6 +305,11 @@ export class Fleet implements Tickable, DeviceListener {
       this.waiters.add(check);
       check();
     });
+  }
+
+  private endNow(): void {
+    this.endRequested = true;
+    this.deadlineResolve?.();
   }
 
   /** One pending WAIT timer serves every poller. */

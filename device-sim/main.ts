@@ -37,6 +37,8 @@ export interface SimRuntime {
   readonly scenario?: Scenario;
   readonly clock?: () => number;
   readonly random?: () => number;
+  /** Aborting ends the run early, with a report. */
+  readonly signal?: AbortSignal;
 }
 
 export const TOKEN_TTL_SECONDS = 24 * 3600;
@@ -129,6 +131,7 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
       bootstrap,
       ...(observer ? { observer } : {}),
       progress: (line) => io.err(`${line}\n`),
+      ...(rt.signal ? { signal: rt.signal } : {}),
     });
     const report = await fleet.run(rt.scenario ?? makeScenario(o.scenario, { revokeCount: o.revoke, ...(revoke ? { revoke } : {}) }));
     const retries = [...fleet.stats.retries].map(([k, v]) => `${k} ${v}`).join(", ");

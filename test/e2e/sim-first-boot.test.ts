@@ -49,6 +49,13 @@ test("sim: 200 devices first boot, all publish at QoS 1 with zero loss; a second
     assert.ok(r2.published >= DEVICES);
     assert.equal(gw.gw.deps.store.certificates.forDevice("sim-000042").length, 1);
     assert.equal(gw.gw.deps.store.certificates.forDevice("sim-000042")[0]!.serial, certsBefore);
+
+    // Ctrl-C ends a long run early and still prints the report.
+    const interrupted = await simCli(["--devices", "20", "--duration", "10m", "--data", gw.dataDir, "--state", state, "--est", gw.estUrl, "--mqtt", gw.mqttUrl],
+      60_000, (err) => / connected 20\/20 /.test(err));
+    assert.equal(interrupted.code, 0, interrupted.stderr);
+    assert.equal(interrupted.report!.connected, 20);
+    assert.deepEqual(interrupted.report!.failures, {});
   } finally {
     await gw.close();
   }

@@ -14,14 +14,24 @@ export async function simInProcess(gw: TestGateway, flags: Record<string, string
   return { ...r, stderr: stderr.join(""), stdout: stdout.join("") };
 }
 
-/** Runs `gateway sim` as a real child process and parses the JSON report from its stdout. */
-export function simCli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; report: FleetReport | undefined; stdout: string; stderr: string }> {
+/**
+ * Runs `gateway sim` as a real child process and parses the JSON report from its stdout.
+ * With `interruptWhen`, sends SIGINT once the progress on stderr satisfies it.
+ */
+export function simCli(args: string[], timeoutMs = 120_000, interruptWhen?: (stderr: string) => boolean): Promise<{ code: number | null; report: FleetReport | undefined; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, "sim", ...args], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let interrupted = false;
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (interruptWhen && !interrupted && interruptWhen(stderr)) {
+        interrupted = true;
+        child.kill("SIGINT");
+      }
+    });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`gateway sim did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
