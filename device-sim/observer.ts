@@ -53,8 +53,14 @@ export class TelemetryObserver {
     this.worker = w;
     let closedResolve: () => void = () => {};
     this.closed = new Promise<void>((r) => (closedResolve = r));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, rejectStart) => {
       let ready = false;
+      const reject = (e: Error) => {
+        rejectStart(e);
+        // Nothing will use a subscriber that never subscribed; do not leave its thread running.
+        void w.terminate();
+        this.worker = null;
+      };
       w.on("message", (m: ObserverMessage) => {
         switch (m.type) {
           case "ready": ready = true; resolve(); break;
@@ -67,7 +73,7 @@ export class TelemetryObserver {
       w.on("error", (e) => (ready ? o.onLost("observer:error") : reject(e)));
       w.on("exit", () => {
         closedResolve();
-        if (!ready) reject(new Error("service subscriber thread exited before subscribing"));
+        if (!ready) rejectStart(new Error("service subscriber thread exited before subscribing"));
       });
     });
   }

@@ -6,6 +6,12 @@ import path from "node:path";
 import { startTestGateway, tmpDir } from "../helpers/gateway.js";
 import { REPORT_KEYS, simCli, simInProcess } from "./sim-harness.js";
 import { foreignCa } from "../helpers/certs.js";
+import { EstClient } from "../../device-sim/est-client.js";
+import { runSim } from "../../device-sim/main.js";
+import { simOptionsFrom } from "../../device-sim/options.js";
+import { openDataDir } from "../../datadir.js";
+import { resolveConfig } from "../../config.js";
+import { silentLogger } from "../../log.js";
 
 const DEVICES = 200;
 
@@ -85,4 +91,16 @@ test("sim CLI: usage errors exit 2 with the reason on stderr; a gateway that is 
   const help = await simCli(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--renew-at/);
+});
+
+test("sim: with no gateway listening, the run fails fast with a clear error and leaves nothing running", async () => {
+  const dataDir = tmpDir("fg-sim-nogw-");
+  openDataDir(resolveConfig({ data: dataDir }, {}), silentLogger(), Date.now).store.close();
+  const opts = simOptionsFrom({ data: dataDir, devices: "2", est: "https://127.0.0.1:1", mqtt: "mqtts://127.0.0.1:1" });
+  const out: string[] = [];
+  await assert.rejects(runSim(opts, { err: () => {}, out: (s) => out.push(s) }, { makeEst: (o) => new EstClient(o) }), /service subscriber could not connect: .*ECONNREFUSED/);
+  assert.deepEqual(out, [], "no report for a run that never started");
+  const viaCli = await simCli(["--data", dataDir, "--devices", "2", "--est", "https://127.0.0.1:1", "--mqtt", "mqtts://127.0.0.1:1"]);
+  assert.equal(viaCli.code, 1);
+  assert.match(viaCli.stderr, /gateway sim: service subscriber could not connect/);
 });
