@@ -1,4 +1,5 @@
 import "reflect-metadata";
+import fs from "node:fs";
 import os from "node:os";
 import { EstClient } from "../device-sim/est-client.js";
 import { runSim } from "../device-sim/main.js";
@@ -78,6 +79,7 @@ async function main() {
     process.exitCode = met ? 0 : 1;
   } finally {
     await gw.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
