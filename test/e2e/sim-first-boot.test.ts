@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { startTestGateway, tmpDir } from "../helpers/gateway.js";
-import { REPORT_KEYS, simCli, simInProcess } from "./sim-harness.js";
+import { REPORT_KEYS, closedPort, simCli, simInProcess } from "./sim-harness.js";
 import { foreignCa } from "../helpers/certs.js";
 import { EstClient } from "../../device-sim/est-client.js";
 import { runSim } from "../../device-sim/main.js";
@@ -77,11 +77,12 @@ test("sim CLI: usage errors exit 2 with the reason on stderr; a gateway that is 
   const noData = await simCli(["--data", tmpDir("fg-sim-empty-")]);
   assert.equal(noData.code, 2);
   assert.match(noData.stderr, /not a gateway data directory/);
-  // Nothing listens on port 1: every enrollment is refused at TCP level and retried until the boot phase times out.
+  // Nothing listens there: every enrollment is refused at TCP level and retried until the boot phase times out.
+  const port = await closedPort();
   const dir = tmpDir("fg-sim-down-");
   fs.writeFileSync(path.join(dir, "ca.pem"), foreignCa().certPem);
   fs.writeFileSync(path.join(dir, "tokens.csv"), "down-000001,token-one\ndown-000002,token-two\n");
-  const down = await simCli(["--ca", path.join(dir, "ca.pem"), "--tokens", path.join(dir, "tokens.csv"), "--est", "https://127.0.0.1:1", "--mqtt", "mqtts://127.0.0.1:1",
+  const down = await simCli(["--ca", path.join(dir, "ca.pem"), "--tokens", path.join(dir, "tokens.csv"), "--est", `https://127.0.0.1:${port}`, "--mqtt", `mqtts://127.0.0.1:${port}`,
     "--start-timeout", "2", "--duration", "1"]);
   assert.equal(down.code, 1, down.stderr);
   assert.equal(down.report!.devices, 2);
@@ -96,11 +97,12 @@ test("sim CLI: usage errors exit 2 with the reason on stderr; a gateway that is 
 test("sim: with no gateway listening, the run fails fast with a clear error and leaves nothing running", async () => {
   const dataDir = tmpDir("fg-sim-nogw-");
   openDataDir(resolveConfig({ data: dataDir }, {}), silentLogger(), Date.now).store.close();
-  const opts = simOptionsFrom({ data: dataDir, devices: "2", est: "https://127.0.0.1:1", mqtt: "mqtts://127.0.0.1:1" });
+  const port = await closedPort();
+  const opts = simOptionsFrom({ data: dataDir, devices: "2", est: `https://127.0.0.1:${port}`, mqtt: `mqtts://127.0.0.1:${port}` });
   const out: string[] = [];
   await assert.rejects(runSim(opts, { err: () => {}, out: (s) => out.push(s) }, { makeEst: (o) => new EstClient(o) }), /service subscriber could not connect: .*ECONNREFUSED/);
   assert.deepEqual(out, [], "no report for a run that never started");
-  const viaCli = await simCli(["--data", dataDir, "--devices", "2", "--est", "https://127.0.0.1:1", "--mqtt", "mqtts://127.0.0.1:1"]);
+  const viaCli = await simCli(["--data", dataDir, "--devices", "2", "--est", `https://127.0.0.1:${port}`, "--mqtt", `mqtts://127.0.0.1:${port}`]);
   assert.equal(viaCli.code, 1);
   assert.match(viaCli.stderr, /gateway sim: service subscriber could not connect/);
 });
