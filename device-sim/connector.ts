@@ -21,8 +21,19 @@ export interface ConnectorOptions {
   readonly connectTimeoutMs: number;
 }
 
+/**
+ * Where a device keeps its last TLS session (RFC 8446 §2.2 ticket, RFC 5077),
+ * so that a reconnect resumes instead of repeating the full handshake, as
+ * firmware TLS stacks do. Bound to one certificate: clear it when the
+ * certificate changes, or the gateway would resume the old identity.
+ */
+export interface TlsSessionSlot {
+  session: Buffer | undefined;
+}
+
 interface FgClientOptions extends IClientOptions {
   fgSecureContext: tls.SecureContext;
+  fgSession: TlsSessionSlot | undefined;
 }
 
 const NO_LOG = (): void => {};
@@ -67,14 +78,16 @@ export class MqttConnector {
   }
 
   private readonly buildStream = (client: MqttClient): tls.TLSSocket => {
-    const ctx = (client.options as FgClientOptions).fgSecureContext;
-    const socket = tls.connect({ ...this.tlsBase, secureContext: ctx });
+    const o = client.options as FgClientOptions;
+    const slot = o.fgSession;
+    const socket = tls.connect(slot?.session ? { ...this.tlsBase, secureContext: o.fgSecureContext, session: slot.session } : { ...this.tlsBase, secureContext: o.fgSecureContext });
     socket.getPeerCertificate = abbreviatedPeerCertificate as tls.TLSSocket["getPeerCertificate"];
+    if (slot) socket.on("session", (session: Buffer) => (slot.session = session));
     return socket;
   };
 
-  /** A client that starts connecting at once; listen for connect/error/close on it. */
-  create(clientId: string, ctx: tls.SecureContext): MqttClient {
+  /** A client that starts connecting at once; listen for connect/error/close on it. With a slot, TLS sessions are resumed. */
+  create(clientId: string, ctx: tls.SecureContext, session?: TlsSessionSlot): MqttClient {
     const opts: FgClientOptions = {
       clientId,
       protocolVersion: 4,
@@ -87,6 +100,7 @@ export class MqttConnector {
       resubscribe: false,
       queueQoSZero: false,
       fgSecureContext: ctx,
+      fgSession: session,
       // mqtt.js traces every step through the `debug` package; a no-op saves that work on thousands of clients.
       log: NO_LOG,
     };

@@ -8,7 +8,7 @@ import { renewalTime } from "./renewal.js";
 import { PERIODIC, type Tickable, type TimerHandle } from "./scheduler.js";
 import type { StoredCredential } from "./state.js";
 import { makePayload } from "./telemetry.js";
-import { secureContextFor } from "./connector.js";
+import { type TlsSessionSlot, secureContextFor } from "./connector.js";
 
 export type { BootstrapAuth, DeviceConfig, DeviceEnv, DeviceListener, DeviceState, EstPort } from "./device-env.js";
 
@@ -49,6 +49,8 @@ export class Device implements Tickable {
   onlineAt = NaN;
   offlineAt = NaN;
   renewals = 0;
+  /** Connections that resumed the previous TLS session instead of a full handshake. */
+  resumedConnects = 0;
 
   private cred: ActiveCredential | null = null;
   private bootstrap: BootstrapAuth | undefined;
@@ -68,6 +70,7 @@ export class Device implements Tickable {
   private retryTimer: TimerHandle | null = null;
   private resume: (() => void) | null = null;
   private closeWaiters: (() => void)[] = [];
+  private readonly tls: TlsSessionSlot = { session: undefined };
   private readonly topic: string;
   private readonly cmdTopic: string;
 
@@ -197,6 +200,8 @@ export class Device implements Tickable {
   }
 
   private activate(c: StoredCredential): ActiveCredential {
+    // A session resumed with a new certificate would still be the old identity.
+    this.tls.session = undefined;
     return { ...c, ctx: secureContextFor(c.keyPem, c.certPem, this.env.config.caPem) };
   }
 
@@ -208,7 +213,7 @@ export class Device implements Tickable {
     this.state = "connecting";
     this.connectError = undefined;
     if (!this.everOnline) env.stats.connectStarted(env.clock());
-    const c = env.connector.create(this.id, this.cred.ctx);
+    const c = env.connector.create(this.id, this.cred.ctx, this.tls);
     c.on("connect", this.onConnect);
     c.on("error", this.onError);
     c.on("close", this.onClose);
@@ -223,6 +228,7 @@ export class Device implements Tickable {
     this.attempt = 0;
     this.silentRefusals = 0;
     this.connects++;
+    if ((this.client!.stream as tls.TLSSocket).isSessionReused()) this.resumedConnects++;
     this.onlineAt = now;
     env.stats.online++;
     if (!this.everOnline) {

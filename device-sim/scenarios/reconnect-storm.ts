@@ -19,6 +19,7 @@ export function reconnectStorm(o: { steadyMs?: number } = {}): Scenario {
       const victims = ctl.devices.filter((d) => d.isOnline);
       const t0 = ctl.clock();
       const before = new Map(victims.map((d) => [d, d.connects]));
+      const resumedBefore = victims.reduce((n, d) => n + d.resumedConnects, 0);
       let dropped = 0;
       for (const d of victims) if (d.dropConnection()) dropped++;
       const back = () => victims.filter((d) => d.isOnline && d.connects > before.get(d)!);
@@ -32,6 +33,8 @@ export function reconnectStorm(o: { steadyMs?: number } = {}): Scenario {
         performed: true,
         dropped,
         reconnected: returned.length,
+        // Reconnects that resumed their TLS session (abbreviated handshake) rather than a full one.
+        resumed: victims.reduce((n, d) => n + d.resumedConnects, 0) - resumedBefore,
         allBackMs: allBack ? Math.round(Math.max(0, ...times)) : null,
         reconnectMs: summarize(times),
       };
