@@ -8,12 +8,14 @@ import https from "node:https";
 export interface AdminReply {
   readonly status: number;
   readonly body: string;
+  /** When the request had been written out (clock ms): from here on the gateway can act on it. */
+  readonly sentAt: number;
 }
 
 export class AdminApi {
   private readonly agent: https.Agent;
 
-  constructor(private readonly baseUrl: string, cred: { certPem: string; keyPem: string }, caPem: string, private readonly timeoutMs = 10_000) {
+  constructor(private readonly baseUrl: string, cred: { certPem: string; keyPem: string }, caPem: string, private readonly clock: () => number, private readonly timeoutMs = 10_000) {
     this.agent = new https.Agent({ keepAlive: true, maxSockets: 16, cert: cred.certPem, key: cred.keyPem, ca: caPem, minVersion: "TLSv1.2" });
   }
 
@@ -28,6 +30,7 @@ export class AdminApi {
 
   private request(method: string, path: string, body?: string): Promise<AdminReply> {
     return new Promise<AdminReply>((resolve, reject) => {
+      let sentAt = NaN;
       const req = https.request(new URL(path, this.baseUrl), {
         method,
         agent: this.agent,
@@ -37,8 +40,9 @@ export class AdminApi {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), sentAt }));
       });
+      req.on("finish", () => (sentAt = this.clock()));
       req.on("timeout", () => req.destroy(new Error(`admin API ${method} ${path}: no answer within ${this.timeoutMs} ms`)));
       req.on("error", reject);
       req.end(body);

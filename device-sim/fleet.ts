@@ -275,6 +275,7 @@ export class Fleet implements Tickable, DeviceListener {
       devices: this.devices,
       stats: this.stats,
       clock: this.deps.clock,
+      periodMs: 1000 / this.cfg.rate,
       allStarted: () => this.poll(() => this.startedCount >= this.devices.length, Number.POSITIVE_INFINITY),
       wait: async (ms) => {
         const until = this.deps.clock() + ms;

@@ -110,15 +110,16 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
       let viaDataDir = false;
       revoke = async (id) => {
         if (!viaDataDir) {
-          admin ??= new AdminApi(o.est.origin, dd.adminCredential(), caPem);
+          admin ??= new AdminApi(o.est.origin, dd.adminCredential(), caPem, clock);
           const r = await admin.revoke(id);
-          if (r.status >= 200 && r.status < 300) return "admin-api";
+          if (r.status >= 200 && r.status < 300) return { via: "admin-api", sentAt: r.sentAt };
           if (!isRouteMissing(r)) throw new Error(`admin API refused to revoke ${id}: ${r.status} ${r.body.trim()}`);
           viaDataDir = true;
           io.err("sim: this gateway does not serve the admin API; revoking through the data directory instead\n");
         }
+        const sentAt = clock();
         dd.revoke(id);
-        return "data-dir";
+        return { via: "data-dir", sentAt };
       };
     }
 

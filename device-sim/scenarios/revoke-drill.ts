@@ -2,8 +2,11 @@ import type { Device } from "../device.js";
 import type { Scenario } from "./scenario.js";
 import { summarize } from "./stats.js";
 
-/** Revokes one device through whatever the run was given; says which path it used. */
-export type Revoker = (deviceId: string) => Promise<"admin-api" | "data-dir">;
+/**
+ * Revokes one device through whatever the run was given; says which path it
+ * used and when the request left (clock ms), the instant the 1 s bound counts from.
+ */
+export type Revoker = (deviceId: string) => Promise<{ readonly via: "admin-api" | "data-dir"; readonly sentAt: number }>;
 
 /** CONTRACT §5: a revoked device's live connections close within 1 second. */
 export const KICK_BOUND_MS = 1000;
@@ -42,7 +45,9 @@ export function revokeDrill(o: { count: number; revoke: Revoker; steadyMs?: numb
       await Promise.all(targets.map(async (d) => {
         t0.set(d, ctl.clock());
         try {
-          vias.add(await o.revoke(d.id));
+          const r = await o.revoke(d.id);
+          vias.add(r.via);
+          if (Number.isFinite(r.sentAt)) t0.set(d, r.sentAt);
         } catch {
           ctl.fail("revokeDrill:revokeError");
         }
@@ -51,9 +56,12 @@ export function revokeDrill(o: { count: number; revoke: Revoker; steadyMs?: numb
       await ctl.waitFor(() => targets.every(kicked), 5000);
       // Give the revoked devices time to retry and be refused (they stop on refusal).
       await ctl.waitFor(() => targets.every((d) => d.state === "revoked" || d.state === "failed"), o.settleMs ?? 5000);
+      // "Leaves the others untouched": each of them goes on publishing. Give every one at least two
+      // telemetry periods after the revocations to show it.
+      const kept = (d: Device) => d.isOnline && d.published > publishedBefore.get(d)!;
+      await ctl.waitFor(() => others.every(kept), 2 * ctl.periodMs + 1000);
       watching = false;
-      // "Leaves the others untouched": each of them published while the drill ran.
-      const othersKeptPublishing = others.filter((d) => d.isOnline && d.published > publishedBefore.get(d)!).length;
+      const othersKeptPublishing = others.filter(kept).length;
       if (othersKeptPublishing < others.length) for (let i = othersKeptPublishing; i < others.length; i++) ctl.fail("revokeDrill:othersStopped");
       const each: Record<string, number | null> = {};
       const times: number[] = [];

@@ -6,6 +6,8 @@ export interface FleetControl {
   readonly devices: readonly Device[];
   readonly stats: FleetStats;
   readonly clock: () => number;
+  /** Telemetry period of every device, ms (1000 / --rate). */
+  readonly periodMs: number;
   /** Resolves when every device is online or has given up; false if the run ended first. */
   allStarted(): Promise<boolean>;
   /** Resolves after ms, or early (false) when the run ends. */
