@@ -1,0 +1,59 @@
+import crypto from "node:crypto";
+import type { TLSSocket } from "node:tls";
+import { certFacts } from "../enroll/cert-info.js";
+import type { PeerCertificate } from "./identity.js";
+
+/**
+ * Peer certificate facts, cached per certificate fingerprint in a bounded LRU so
+ * a reconnecting client costs a hash-table hit instead of an ASN.1 parse and a
+ * signature check. Uses getPeerX509Certificate(), which wraps the certificate
+ * OpenSSL already parsed; getPeerCertificate(true) builds the whole chain as JS
+ * objects and costs about 0.5 ms per call.
+ */
+export class PeerCertCache {
+  private readonly entries = new Map<string, PeerCertificate>();
+  private readonly issuing: crypto.X509Certificate;
+
+  constructor(issuingDer: Uint8Array, private readonly max = 20_000) {
+    this.issuing = new crypto.X509Certificate(issuingDer);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** undefined when the socket has no verified peer certificate. */
+  lookup(socket: TLSSocket): PeerCertificate | undefined {
+    if (!socket.authorized) return undefined;
+    const x = socket.getPeerX509Certificate();
+    if (!x) return undefined;
+    const key = x.fingerprint256;
+    const hit = this.entries.get(key);
+    if (hit) {
+      // Refresh recency: Map iteration order is insertion order.
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const entry = examinePeer(x, this.issuing);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return entry;
+  }
+}
+
+/**
+ * The facts of a leaf that OpenSSL verified against a chain to one of our anchors
+ * (root or issuing). Requires the DIRECT issuer to be the issuing CA: issuer name
+ * and key identifier match, and the issuing CA's key verifies the signature.
+ */
+export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certificate): PeerCertificate {
+  let facts: PeerCertificate["facts"];
+  try {
+    facts = certFacts(x.raw);
+  } catch {
+    facts = undefined;
+  }
+  const issuedByIssuingCa = x.checkIssued(issuing) && x.verify(issuing.publicKey);
+  return Object.freeze({ facts, issuedByIssuingCa });
+}

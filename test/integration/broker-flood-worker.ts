@@ -1,0 +1,49 @@
+/**
+ * A load generator run as a separate process by broker-flood.test.ts, so the
+ * broker under test keeps its own event loop. Reads one JSON job from argv[2],
+ * connects every client, prints {"connected":n}, publishes flat out (as fast as
+ * each TLS socket accepts) for `seconds`, then prints {"sent","errors"} and exits.
+ */
+import mqtt, { type MqttClient } from "mqtt";
+
+interface Job {
+  url: string;
+  ca: string;
+  clients: { id: string; cert: string; key: string }[];
+  seconds: number;
+  qos: 0 | 1;
+  payloadBytes: number;
+}
+
+const job = JSON.parse(process.argv[2]!) as Job;
+const payload = Buffer.alloc(job.payloadBytes, 0x61);
+let sent = 0;
+let errors = 0;
+let stop = false;
+
+async function flood(client: MqttClient, id: string): Promise<void> {
+  const topic = `devices/${id}/telemetry`;
+  const stream = (client as unknown as { stream: NodeJS.WritableStream & { writableNeedDrain: boolean } }).stream;
+  while (!stop && client.connected) {
+    for (let i = 0; i < 50 && !stream.writableNeedDrain; i++) {
+      client.publish(topic, payload, { qos: job.qos });
+      sent++;
+    }
+    if (stream.writableNeedDrain) await new Promise<void>((r) => stream.once("drain", () => r()));
+    else await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+const clients = await Promise.all(job.clients.map((c) =>
+  mqtt.connectAsync(job.url, { ca: job.ca, cert: c.cert, key: c.key, clientId: c.id, reconnectPeriod: 0, keepalive: 60 })));
+for (const c of clients) c.on("error", () => void errors++);
+process.stdout.write(JSON.stringify({ connected: clients.length }) + "\n");
+const running = clients.map((c, i) => flood(c, job.clients[i]!.id).catch(() => void errors++));
+setTimeout(() => {
+  stop = true;
+  void Promise.allSettled(running).then(() => {
+    for (const c of clients) c.end(true);
+    process.stdout.write(JSON.stringify({ sent, errors }) + "\n");
+    process.exit(0);
+  });
+}, job.seconds * 1000);
