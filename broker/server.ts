@@ -135,12 +135,17 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   });
 
   server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-    if (isHangup(err)) {
+    // With rejectUnauthorized, node completes the handshake, records OpenSSL's verify
+    // result in authorizationError and destroys the socket: that surfaces here as a hang-up.
+    const ae = socket.authorizationError as unknown; // a code string at runtime, typed as Error
+    const verify = ae === undefined || ae === null ? undefined : typeof ae === "string" ? ae : String((ae as { code?: string }).code ?? ae);
+    if (!verify && isHangup(err)) {
       log.debug({ err: err.message, remoteAddress: socket.remoteAddress }, "TLS client hung up");
       return;
     }
-    metrics.connects.inc({ result: "FG_MQTT_TLS_FAILED" });
-    throttle.info("tls", { code: "FG_MQTT_TLS_FAILED", tlsError: err.code, reason: err.message, remoteAddress: socket.remoteAddress }, "TLS handshake failed");
+    const code = verify === "CERT_HAS_EXPIRED" || verify === "CERT_NOT_YET_VALID" ? "FG_CERT_EXPIRED" : "FG_MQTT_TLS_FAILED";
+    metrics.connects.inc({ result: code });
+    throttle.info(`tls:${code}`, { code, tlsError: verify ?? err.code, reason: verify ? "client certificate failed verification" : err.message, remoteAddress: socket.remoteAddress }, "TLS handshake failed");
   });
 
   function enforce(n: RevocationNotice): void {

@@ -2,7 +2,8 @@
  * A load generator run as a separate process by broker-flood.test.ts, so the
  * broker under test keeps its own event loop. Reads one JSON job from argv[2],
  * connects every client, prints {"connected":n}, publishes flat out (as fast as
- * each TLS socket accepts) for `seconds`, then prints {"sent","errors"} and exits.
+ * each TLS socket accepts) for `seconds` or until SIGTERM, then prints
+ * {"sent","errors","disconnected"} and exits.
  */
 import mqtt, { type MqttClient } from "mqtt";
 
@@ -29,7 +30,17 @@ async function flood(client: MqttClient, id: string): Promise<void> {
       client.publish(topic, payload, { qos: job.qos });
       sent++;
     }
-    if (stream.writableNeedDrain) await new Promise<void>((r) => stream.once("drain", () => r()));
+    if (stream.writableNeedDrain) {
+      await new Promise<void>((r) => {
+        const go = () => {
+          stream.off("drain", go);
+          client.off("close", go);
+          r();
+        };
+        stream.once("drain", go);
+        client.once("close", go);
+      });
+    }
     else await new Promise<void>((r) => setImmediate(r));
   }
 }
@@ -39,11 +50,14 @@ const clients = await Promise.all(job.clients.map((c) =>
 for (const c of clients) c.on("error", () => void errors++);
 process.stdout.write(JSON.stringify({ connected: clients.length }) + "\n");
 const running = clients.map((c, i) => flood(c, job.clients[i]!.id).catch(() => void errors++));
-setTimeout(() => {
+const finish = () => {
   stop = true;
   void Promise.allSettled(running).then(() => {
+    const disconnected = clients.filter((c) => !c.connected).length;
     for (const c of clients) c.end(true);
-    process.stdout.write(JSON.stringify({ sent, errors }) + "\n");
+    process.stdout.write(JSON.stringify({ sent, errors, disconnected }) + "\n");
     process.exit(0);
   });
-}, job.seconds * 1000);
+};
+setTimeout(finish, job.seconds * 1000);
+process.once("SIGTERM", finish);
