@@ -6,8 +6,8 @@ import { filterWithin, isTopicFilter, isTopicName, secondLevel, topicWithin } fr
  * CONTRACT §5 as a pure policy: identity + action + topic/filter -> decision.
  * Deny by default: every rule below either allows or falls through to a denial.
  * The identity comes from the certificate only (identity.ts), never from the
- * clientId or username. Compiled once per connection so the per-message checks
- * are a few string comparisons and allocate nothing.
+ * clientId or username. Built once per connection (a device's costs two strings)
+ * so the per-message checks are a few string comparisons and allocate nothing.
  */
 export type Decision = { readonly allow: true } | { readonly allow: false; readonly reason: DenyReason };
 
@@ -50,48 +50,58 @@ function isCommandTopic(topic: string): boolean {
   return s.rest === "commands" || s.rest.startsWith("commands/");
 }
 
-function deviceAcl(id: string): Acl {
-  const own = `${DEVICES}/${id}`;
-  const commands = `${own}/commands`;
-  const commandLevels = [DEVICES, id, "commands"];
-  return {
-    publish(topic) {
-      if (!isTopicName(topic)) return DENY.invalid_topic;
-      if (!topicWithin(topic, own)) return DENY.outside_own_subtree;
-      // Commands flow only from services to the device, never the other way.
-      if (topicWithin(topic, commands)) return DENY.own_commands;
-      return ALLOW;
-    },
-    subscribe(filter) {
-      if (!isTopicFilter(filter)) return DENY.invalid_filter;
-      return filterWithin(filter, commandLevels) ? ALLOW : DENY.outside_own_subtree;
-    },
-    receive(topic) {
-      return topicWithin(topic, commands);
-    },
-  };
+/** A device's rules; two strings per connection, methods on the prototype. */
+class DeviceAcl implements Acl {
+  private readonly own: string;
+  private readonly commands: string;
+
+  constructor(private readonly id: string) {
+    this.own = `${DEVICES}/${id}`;
+    this.commands = `${this.own}/commands`;
+  }
+
+  publish(topic: string): Decision {
+    if (!isTopicName(topic)) return DENY.invalid_topic;
+    if (!topicWithin(topic, this.own)) return DENY.outside_own_subtree;
+    // Commands flow only from services to the device, never the other way.
+    if (topicWithin(topic, this.commands)) return DENY.own_commands;
+    return ALLOW;
+  }
+
+  subscribe(filter: string): Decision {
+    if (!isTopicFilter(filter)) return DENY.invalid_filter;
+    return filterWithin(filter, [DEVICES, this.id, "commands"]) ? ALLOW : DENY.outside_own_subtree;
+  }
+
+  receive(topic: string): boolean {
+    return topicWithin(topic, this.commands);
+  }
 }
 
-function serviceAcl(admin: boolean): Acl {
-  const devicesLevels = [DEVICES];
-  const sysLevels = ["$SYS"];
-  return {
-    publish(topic) {
-      if (!isTopicName(topic)) return DENY.invalid_topic;
-      return isCommandTopic(topic) ? ALLOW : DENY.not_a_command_topic;
-    },
-    subscribe(filter) {
-      if (!isTopicFilter(filter)) return DENY.invalid_filter;
-      if (filterWithin(filter, devicesLevels)) return ALLOW;
-      // [MQTT-4.7.2-1]: `#`/`+` never match $SYS topics, so only a literal $SYS first level reaches them.
-      if (admin && filterWithin(filter, sysLevels)) return ALLOW;
-      return DENY.outside_devices;
-    },
-    receive(topic) {
-      return topicWithin(topic, DEVICES) || (admin && topicWithin(topic, "$SYS"));
-    },
-  };
+/** Services and admins: one shared instance per role. */
+class ServiceAcl implements Acl {
+  constructor(private readonly admin: boolean) {}
+
+  publish(topic: string): Decision {
+    if (!isTopicName(topic)) return DENY.invalid_topic;
+    return isCommandTopic(topic) ? ALLOW : DENY.not_a_command_topic;
+  }
+
+  subscribe(filter: string): Decision {
+    if (!isTopicFilter(filter)) return DENY.invalid_filter;
+    if (filterWithin(filter, [DEVICES])) return ALLOW;
+    // [MQTT-4.7.2-1]: `#`/`+` never match $SYS topics, so only a literal $SYS first level reaches them.
+    if (this.admin && filterWithin(filter, ["$SYS"])) return ALLOW;
+    return DENY.outside_devices;
+  }
+
+  receive(topic: string): boolean {
+    return topicWithin(topic, DEVICES) || (this.admin && topicWithin(topic, "$SYS"));
+  }
 }
+
+const SERVICE: Acl = Object.freeze(new ServiceAcl(false));
+const ADMIN: Acl = Object.freeze(new ServiceAcl(true));
 
 const NOTHING: Acl = Object.freeze({
   publish: () => DENY.not_permitted,
@@ -101,9 +111,9 @@ const NOTHING: Acl = Object.freeze({
 
 export function aclFor(identity: Pick<Identity, "role" | "name">): Acl {
   switch (identity.role) {
-    case "device": return isValidName(identity.name) ? deviceAcl(identity.name) : NOTHING;
-    case "service": return serviceAcl(false);
-    case "admin": return serviceAcl(true);
+    case "device": return isValidName(identity.name) ? new DeviceAcl(identity.name) : NOTHING;
+    case "service": return SERVICE;
+    case "admin": return ADMIN;
     default: return NOTHING;
   }
 }

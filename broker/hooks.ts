@@ -91,7 +91,6 @@ export function createHooks(ctx: HookContext): Hooks {
       }
       st.identity = id;
       st.acl = acl;
-      st.limiter = new PublishLimiter(limits.publishRate, limits.publishBurst, limits.publishAbuseSeconds * 1000, ctx.clock());
       sessions.register(client, st);
       if (id.role === "device") ctx.presence.online(id.name);
       metrics.connects.inc({ result: "accepted" });
@@ -116,7 +115,8 @@ export function createHooks(ctx: HookContext): Hooks {
       }
       // A will is published while the client closes; it was checked at CONNECT and is not rate limited.
       if (!client!.closed) {
-        const v = st.limiter!.check(ctx.clock());
+        const now = ctx.clock();
+        const v = (st.limiter ??= new PublishLimiter(limits.publishRate, limits.publishBurst, limits.publishAbuseSeconds * 1000, now)).check(now);
         if (v !== "ok") {
           if (v === "abuse") {
             metrics.messagesDropped.inc({ reason: "rate_limit" });
@@ -143,12 +143,13 @@ export function createHooks(ctx: HookContext): Hooks {
         throttle.info(`sub:${id.serial}`, { code: "FG_ACL_SUBSCRIBE_DENIED", reason: d.reason, filter: sub.topic, serial: id.serial, deviceId }, "subscription denied");
         return callback(null, null); // SUBACK 0x80 [MQTT-3.9.3]
       }
-      if (!st.subscriptions.has(sub.topic) && st.subscriptions.size >= limits.maxSubscriptions) {
+      const subs = (st.subscriptions ??= []);
+      if (!subs.includes(sub.topic) && subs.length >= limits.maxSubscriptions) {
         metrics.aclDenials.inc({ action: "subscribe", reason: "too_many_subscriptions" });
         throttle.info(`sub:${id.serial}`, { code: "FG_MQTT_TOO_MANY_SUBSCRIPTIONS", filter: sub.topic, serial: id.serial, deviceId }, "subscription denied");
         return callback(null, null);
       }
-      st.subscriptions.add(sub.topic);
+      if (!subs.includes(sub.topic)) subs.push(sub.topic);
       callback(null, sub);
     },
 

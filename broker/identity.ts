@@ -1,4 +1,4 @@
-import type { CertFacts } from "../enroll/cert-info.js";
+import type { PeerFacts } from "./peer-facts.js";
 import type { CertStanding, Role } from "../db/types.js";
 import type { ErrorCode } from "../errors.js";
 import { OID, isValidName } from "../enroll/roles.js";
@@ -21,7 +21,7 @@ export interface Identity {
 /** What the socket layer knows about the peer certificate (cached per fingerprint). */
 export interface PeerCertificate {
   /** undefined when the DER could not be parsed (OpenSSL accepted it, our ASN.1 reader did not). */
-  readonly facts: CertFacts | undefined;
+  readonly facts: PeerFacts | undefined;
   /** The leaf was signed by the gateway's issuing CA (issuer name, key identifier and signature). */
   readonly issuedByIssuingCa: boolean;
 }

@@ -28,20 +28,19 @@ export type PublishVerdict = "ok" | "drop" | "abuse";
 
 /**
  * The per-client publish limit: excess publishes are dropped; a client that keeps
- * exceeding the rate (drops with gaps under one second) for `abuseSeconds` is
- * disconnected.
+ * exceeding the rate (drops with gaps under one second) for `abuseMs` is
+ * disconnected. One object per publishing client.
  */
-export class PublishLimiter {
-  private readonly bucket: TokenBucket;
+export class PublishLimiter extends TokenBucket {
   private streakStart = -1;
   private lastDrop = -1;
 
   constructor(rate: number, burst: number, private readonly abuseMs: number, now: number) {
-    this.bucket = new TokenBucket(rate, burst, now);
+    super(rate, burst, now);
   }
 
   check(now: number): PublishVerdict {
-    if (this.bucket.take(now)) return "ok";
+    if (this.take(now)) return "ok";
     if (this.streakStart < 0 || now - this.lastDrop > 1000) this.streakStart = now;
     this.lastDrop = now;
     return now - this.streakStart >= this.abuseMs ? "abuse" : "drop";
@@ -56,17 +55,18 @@ export interface SizeCappable {
 }
 
 /**
- * Caps the MQTT packet size on one connection. mqtt-packet buffers a packet until
- * its declared remaining length (up to 256 MiB, §2.2.3) has arrived, so the check
+ * Builds one replacement for mqtt-packet's `_parseLength`, shared by every
+ * connection, that caps the packet size. mqtt-packet buffers a packet until its
+ * declared remaining length (up to 256 MiB, §2.2.3) has arrived, so the check
  * must happen as soon as the length is parsed, before the body is buffered. The
- * parser then errors and aedes closes the connection (MQTT 3.1.1 has no reason code).
+ * parser then errors and aedes closes the connection (MQTT 3.1.1 has no reason
+ * code for it). Install with `parser._parseLength = cap`.
  */
-export function capPacketSize(parser: SizeCappable, maxBytes: number, onTooLarge: (length: number) => void): void {
-  const parseLength = parser._parseLength;
-  parser._parseLength = function cappedParseLength(this: SizeCappable): boolean {
-    const ok = parseLength.call(this);
+export function packetSizeCap(maxBytes: number, onTooLarge: (parser: SizeCappable, length: number) => void): (this: SizeCappable) => boolean {
+  return function cappedParseLength(this: SizeCappable): boolean {
+    const ok = (Object.getPrototypeOf(this) as SizeCappable)._parseLength.call(this);
     if (ok && this.packet.length > maxBytes) {
-      onTooLarge(this.packet.length);
+      onTooLarge(this, this.packet.length);
       this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the ${maxBytes}-byte limit`));
       return false;
     }

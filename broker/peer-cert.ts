@@ -1,12 +1,12 @@
 import crypto from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import { certFacts } from "../enroll/cert-info.js";
+import { peerFacts } from "./peer-facts.js";
 import type { PeerCertificate } from "./identity.js";
 
 /**
  * Peer certificate facts, cached per certificate fingerprint in a bounded LRU so
- * a reconnecting client costs a hash-table hit instead of an ASN.1 parse and a
- * signature check. Uses getPeerX509Certificate(), which wraps the certificate
+ * a reconnecting client costs a hash-table hit instead of reading the
+ * certificate again. Uses getPeerX509Certificate(), which wraps the certificate
  * OpenSSL already parsed; getPeerCertificate(true) builds the whole chain as JS
  * objects and costs about 0.5 ms per call.
  */
@@ -44,16 +44,21 @@ export class PeerCertCache {
 
 /**
  * The facts of a leaf that OpenSSL verified against a chain to one of our anchors
- * (root or issuing). Requires the DIRECT issuer to be the issuing CA: issuer name
- * and key identifier match, and the issuing CA's key verifies the signature.
+ * (root or issuing). Requires the DIRECT issuer to be the issuing CA: the leaf's
+ * issuer name and authority key identifier match the issuing CA's subject and
+ * key identifier (X509_check_issued). No second signature check: OpenSSL has
+ * verified the leaf's signature with the issuer it found, and the only
+ * certificate carrying that subject and key identifier under our root is the
+ * issuing CA (the root signs nothing else; the issuing CA has pathLen 0 and
+ * cannot mint another CA).
  */
 export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certificate): PeerCertificate {
   let facts: PeerCertificate["facts"];
   try {
-    facts = certFacts(x.raw);
+    facts = peerFacts(x);
   } catch {
     facts = undefined;
   }
-  const issuedByIssuingCa = x.checkIssued(issuing) && x.verify(issuing.publicKey);
+  const issuedByIssuingCa = x.checkIssued(issuing);
   return Object.freeze({ facts, issuedByIssuingCa });
 }

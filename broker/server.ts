@@ -7,13 +7,13 @@ import type { Metrics } from "../metrics.js";
 import type { LoadedPki } from "../enroll/pki.js";
 import { toPem } from "../enroll/der.js";
 import { createHooks } from "./hooks.js";
-import { capPacketSize, TokenBucket, type SizeCappable } from "./limits.js";
+import { packetSizeCap, TokenBucket, type SizeCappable } from "./limits.js";
 import { LogThrottle } from "./log-throttle.js";
 import { breakSyncRelease, gatePublish } from "./overload.js";
 import { PeerCertCache } from "./peer-cert.js";
 import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
-import { Sessions, newClientState } from "./sessions.js";
+import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 
 export interface BrokerHandle {
   readonly port: number;
@@ -71,7 +71,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   });
   broker.on("unsubscribe", (topics, client) => {
     const st = sessions.get(client);
-    if (st) for (const t of topics) st.subscriptions.delete(t);
+    if (st?.subscriptions) st.subscriptions = st.subscriptions.filter((t) => !topics.includes(t));
   });
   broker.on("ping", (_packet, client) => {
     const id = sessions.get(client)?.identity;
@@ -111,27 +111,46 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       return;
     }
     rawSockets.add(raw);
-    raw.once("close", () => rawSockets.delete(raw));
+    raw.on("close", onRawClose);
   });
+  function onRawClose(this: Socket): void {
+    rawSockets.delete(this);
+  }
+
+  // Per-connection handlers are shared functions (`this` is the socket or parser),
+  // so a connection costs no closures beyond what aedes allocates.
+  const cappedParseLength = packetSizeCap(limits.maxPacketBytes, (parser, length) => {
+    metrics.messagesDropped.inc({ reason: "too_large" });
+    const st = sessions.get((parser as unknown as { client?: Client }).client);
+    throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial }, "MQTT packet too large; closing");
+  });
+  function onDrain(this: tls.TLSSocket): void {
+    const st = stateOfSocket(this);
+    if (st) st.backlog = 0;
+  }
+  function onClose(this: tls.TLSSocket): void {
+    const st = stateOfSocket(this);
+    if (!st?.client) return;
+    const id = st.identity;
+    const wasLive = st.registered;
+    const lastOfDevice = sessions.unregister(st.client, st);
+    if (wasLive) metrics.connections.dec();
+    if (lastOfDevice && id) presence.offline(id.name);
+  }
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
-    const st = newClientState(socket, performance.now(), certs.lookup(socket));
+    // Established: aedes owns it now; only handshakes in progress stay tracked.
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    if (raw) {
+      rawSockets.delete(raw);
+      raw.off("close", onRawClose);
+    }
+    const st = new ClientState(socket, performance.now(), certs.lookup(socket));
     const client = broker.handle(socket);
     sessions.attach(client, st);
-    capPacketSize((client as unknown as { _parser: SizeCappable })._parser, limits.maxPacketBytes, (length) => {
-      metrics.messagesDropped.inc({ reason: "too_large" });
-      throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st.cert?.facts?.serial }, "MQTT packet too large; closing");
-    });
-    socket.on("drain", () => {
-      st.backlog = 0;
-    });
-    socket.once("close", () => {
-      const id = st.identity;
-      const wasLive = st.registered;
-      const lastOfDevice = sessions.unregister(client, st);
-      if (wasLive) metrics.connections.dec();
-      if (lastOfDevice && id) presence.offline(id.name);
-    });
+    (client as unknown as { _parser: SizeCappable })._parser._parseLength = cappedParseLength;
+    socket.on("drain", onDrain);
+    socket.once("close", onClose);
   });
 
   server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {

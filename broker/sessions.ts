@@ -4,51 +4,62 @@ import type { Acl } from "./acl.js";
 import type { Identity, PeerCertificate } from "./identity.js";
 import type { PublishLimiter } from "./limits.js";
 
-/** What the gateway knows about one MQTT connection, from TLS handshake to close. */
-export interface ClientState {
-  readonly socket: TLSSocket;
-  /** performance.now() when the TLS handshake completed (connect latency starts here). */
-  readonly tlsAt: number;
-  readonly cert: PeerCertificate | undefined;
-  identity: Identity | undefined;
-  acl: Acl | undefined;
+const STATE = Symbol("fleetgate.client-state");
+type Tagged = { [STATE]?: ClientState };
+
+/**
+ * What the gateway knows about one MQTT connection, from TLS handshake to close.
+ * One compact object per connection (a class, fields only; no closures), found
+ * from the aedes client or the socket through a symbol-keyed property.
+ */
+export class ClientState {
+  client: Client | undefined = undefined;
+  identity: Identity | undefined = undefined;
+  acl: Acl | undefined = undefined;
   /** The will topic from CONNECT (preConnect), checked with the publish rules in authenticate. */
-  willTopic: string | undefined;
-  limiter: PublishLimiter | undefined;
-  /** Granted subscription filters, for the per-client limit. */
-  readonly subscriptions: Set<string>;
+  willTopic: string | undefined = undefined;
+  /** Created on the first PUBLISH. */
+  limiter: PublishLimiter | undefined = undefined;
+  /** Granted subscription filters, for the per-client limit (few: an array beats a Set here). */
+  subscriptions: string[] | undefined = undefined;
   /** Deliveries queued while the socket was above its high-water mark; reset on 'drain'. */
-  backlog: number;
+  backlog = 0;
   /** Set when a revocation kicks this session: nothing more is delivered or accepted. */
-  revoked: boolean;
+  revoked = false;
   /** Indexed as a live authenticated session. */
-  registered: boolean;
+  registered = false;
+
+  constructor(
+    readonly socket: TLSSocket,
+    /** performance.now() when the TLS handshake completed (connect latency starts here). */
+    readonly tlsAt: number,
+    readonly cert: PeerCertificate | undefined,
+  ) {
+    (socket as Tagged)[STATE] = this;
+  }
 }
 
-export function newClientState(socket: TLSSocket, tlsAt: number, cert: PeerCertificate | undefined): ClientState {
-  return {
-    socket, tlsAt, cert,
-    identity: undefined, acl: undefined, willTopic: undefined, limiter: undefined,
-    subscriptions: new Set(), backlog: 0, revoked: false, registered: false,
-  };
-}
+export const stateOfSocket = (socket: TLSSocket): ClientState | undefined => (socket as Tagged)[STATE];
+
+/** One client, or several (rare: a device briefly holding two sessions during a takeover). */
+type Entry = Client | Client[];
 
 /**
  * The live sessions of this process, indexed by device id and by certificate
  * serial, so a revocation finds every connection it must close without a scan.
  */
 export class Sessions {
-  private readonly states = new WeakMap<Client, ClientState>();
-  private readonly byDevice = new Map<string, Set<Client>>();
-  private readonly bySerial = new Map<string, Set<Client>>();
+  private readonly byDevice = new Map<string, Entry>();
+  private readonly bySerial = new Map<string, Entry>();
   private live = 0;
 
   attach(client: Client, st: ClientState): void {
-    this.states.set(client, st);
+    (client as unknown as Tagged)[STATE] = st;
+    st.client = client;
   }
 
   get(client: Client | null | undefined): ClientState | undefined {
-    return client ? this.states.get(client) : undefined;
+    return client ? (client as unknown as Tagged)[STATE] : undefined;
   }
 
   get count(): number {
@@ -74,11 +85,11 @@ export class Sessions {
   }
 
   ofDevice(deviceId: string): Client[] {
-    return [...(this.byDevice.get(deviceId) ?? [])];
+    return list(this.byDevice.get(deviceId));
   }
 
   ofSerial(serial: string): Client[] {
-    return [...(this.bySerial.get(serial) ?? [])];
+    return list(this.bySerial.get(serial));
   }
 
   hasDevice(deviceId: string): boolean {
@@ -90,18 +101,26 @@ export class Sessions {
   }
 }
 
-function add(m: Map<string, Set<Client>>, k: string, c: Client): void {
-  let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
-  s.add(c);
+const list = (e: Entry | undefined): Client[] => (e === undefined ? [] : Array.isArray(e) ? [...e] : [e]);
+
+function add(m: Map<string, Entry>, k: string, c: Client): void {
+  const e = m.get(k);
+  if (e === undefined) m.set(k, c);
+  else if (Array.isArray(e)) e.push(c);
+  else if (e !== c) m.set(k, [e, c]);
 }
 
-/** Returns true when the key's set became empty. */
-function remove(m: Map<string, Set<Client>>, k: string, c: Client): boolean {
-  const s = m.get(k);
-  if (!s) return false;
-  s.delete(c);
-  if (s.size > 0) return false;
+/** Returns true when the key has no client left. */
+function remove(m: Map<string, Entry>, k: string, c: Client): boolean {
+  const e = m.get(k);
+  if (e === undefined) return false;
+  if (Array.isArray(e)) {
+    const rest = e.filter((x) => x !== c);
+    if (rest.length > 0) {
+      m.set(k, rest.length === 1 ? rest[0]! : rest);
+      return false;
+    }
+  } else if (e !== c) return false;
   m.delete(k);
   return true;
 }
