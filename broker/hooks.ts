@@ -92,7 +92,7 @@ export function createHooks(ctx: HookContext): Hooks {
       st.identity = id;
       st.acl = acl;
       sessions.register(client, st);
-      if (id.role === "device") ctx.presence.online(id.name);
+      if (id.role === "device") ctx.presence.online(id.name, id.serial);
       metrics.connects.inc({ result: "accepted" });
       metrics.connections.inc();
       ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");

@@ -1,5 +1,8 @@
 import type { Store } from "../db/store.js";
 import type { Logger } from "../log.js";
+import type { NewAuditEvent } from "../db/types.js";
+
+const MAX_PENDING_EVENTS = 50_000;
 
 /**
  * Last seen and online state for `devices list`, written in batches: one SQLite
@@ -9,6 +12,9 @@ import type { Logger } from "../log.js";
  */
 export class Presence {
   private pending = new Map<string, { at: number; online: boolean }>();
+  /** Audit events (connects, disconnects) written with the next presence batch, bounded. */
+  private events: NewAuditEvent[] = [];
+  private droppedEvents = 0;
   private active = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -24,13 +30,26 @@ export class Presence {
     this.timer.unref();
   }
 
-  online(deviceId: string): void {
-    this.pending.set(deviceId, { at: this.d.clock(), online: true });
+  online(deviceId: string, serial?: string): void {
+    const at = this.d.clock();
+    this.pending.set(deviceId, { at, online: true });
+    this.audit({ at, type: "mqtt.connected", actor: `device:${deviceId}`, deviceId, serial: serial ?? null });
   }
 
   offline(deviceId: string): void {
     this.active.delete(deviceId);
-    this.pending.set(deviceId, { at: this.d.clock(), online: false });
+    const at = this.d.clock();
+    this.pending.set(deviceId, { at, online: false });
+    this.audit({ at, type: "mqtt.disconnected", actor: `device:${deviceId}`, deviceId });
+  }
+
+  /** Queues an audit event for the next flush; past MAX_PENDING_EVENTS they are counted and dropped, never blocking the broker. */
+  audit(e: NewAuditEvent): void {
+    if (this.events.length >= MAX_PENDING_EVENTS) {
+      this.droppedEvents++;
+      return;
+    }
+    this.events.push(e);
   }
 
   /** Cheap per-message mark; resolved to a write at the next flush. */
@@ -44,14 +63,25 @@ export class Presence {
       for (const id of this.active) if (!this.pending.has(id) && this.isLive(id)) this.pending.set(id, { at: now, online: true });
       this.active.clear();
     }
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 && this.events.length === 0) return;
     const batch = [...this.pending].map(([id, p]) => ({ id, at: p.at, online: p.online }));
+    const events = this.events;
     this.pending = new Map();
+    this.events = [];
+    if (this.droppedEvents > 0) {
+      this.d.log.warn({ code: "FG_INTERNAL", dropped: this.droppedEvents }, "audit events dropped: connect rate above what the audit batch holds");
+      this.droppedEvents = 0;
+    }
     try {
-      this.d.store.devices.recordPresence(batch);
+      // One transaction for the whole batch: presence and the connect/disconnect audit events.
+      this.d.store.transaction(() => {
+        this.d.store.devices.recordPresence(batch);
+        for (const e of events) this.d.store.audit.append(e);
+      });
     } catch (err) {
       // Keep what was not written (unless newer news arrived meanwhile) and retry next flush.
       for (const p of batch) if (!this.pending.has(p.id)) this.pending.set(p.id, { at: p.at, online: p.online });
+      this.events = events.concat(this.events).slice(0, MAX_PENDING_EVENTS);
       this.d.log.warn({ err, code: "FG_INTERNAL", devices: batch.length }, "presence flush failed; will retry");
     }
   }
