@@ -43,6 +43,7 @@ export const ERRORS = {
   FG_NOT_FOUND: { status: 404, message: "not found" },
   FG_TOKEN_DEVICE_REVOKED: { status: 409, message: "device is revoked; a token cannot re-admit it" },
   FG_MQTT_NO_CERT: { status: 401, message: "no verified client certificate", connack: 5 },
+  FG_MQTT_CERT_INVALID: { status: 403, message: "client certificate is not a gateway client certificate (issuer, CA flag, EKU or role)", connack: 5 },
   FG_MQTT_CLIENTID_MISMATCH: { status: 403, message: "clientId is not bound to the certificate identity", connack: 5 },
   FG_MQTT_WILL_DENIED: { status: 403, message: "will topic is not allowed for this identity", connack: 5 },
   FG_MQTT_CONNECT_RATE: { status: 429, message: "connection rate limit exceeded", connack: 3 },
@@ -52,6 +53,10 @@ export const ERRORS = {
   FG_MQTT_PUBLISH_RATE: { status: 429, message: "publish rate limit exceeded" },
   FG_MQTT_TOO_MANY_SUBSCRIPTIONS: { status: 403, message: "subscription limit exceeded" },
   FG_MQTT_PACKET_TOO_LARGE: { status: 413, message: "MQTT packet exceeds the size limit" },
+  FG_MQTT_TLS_FAILED: { status: 401, message: "TLS handshake failed (no, unknown, expired or not yet valid client certificate)" },
+  FG_MQTT_PROTOCOL: { status: 400, message: "MQTT protocol violation or malformed packet; connection closed" },
+  FG_MQTT_SLOW_CONSUMER: { status: 503, message: "client reads too slowly; messages to it are dropped" },
+  FG_MQTT_OVERLOADED: { status: 503, message: "router backlog over its bound; QoS 0 publishes are shed" },
   FG_INTERNAL: { status: 500, message: "internal error" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,14 +1,212 @@
+import tls from "node:tls";
+import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import { Aedes, type Client } from "aedes";
 import type { Deps } from "../deps.js";
 import type { Metrics } from "../metrics.js";
 import type { LoadedPki } from "../enroll/pki.js";
+import { toPem } from "../enroll/der.js";
+import { createHooks } from "./hooks.js";
+import { packetSizeCap, TokenBucket, type SizeCappable } from "./limits.js";
+import { LogThrottle } from "./log-throttle.js";
+import { breakSyncRelease, gatePublish } from "./overload.js";
+import { PeerCertCache } from "./peer-cert.js";
+import { Presence } from "./presence.js";
+import { RevocationFollower, type RevocationNotice } from "./revocation.js";
+import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 
 export interface BrokerHandle {
   readonly port: number;
+  /** Authenticated live MQTT sessions in this process. */
+  connectedCount(): number;
   close(): Promise<void>;
 }
 
-/** The mqtts listener. PLACEHOLDER until issue 4 lands: it listens on nothing. */
+/** Router backlog (queued messages) above which client QoS0 publishes are shed. */
+const MAX_ROUTING_BACKLOG = 10_000;
+/** Seconds a consumer's socket may stay above its high-water mark before aedes disconnects it. */
+const DRAIN_TIMEOUT_MS = 30_000;
+/** Time allowed between TLS established and CONNECT, and for the TLS handshake itself. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** TLS failures a client causes by hanging up are not worth a log line above debug. */
+const isHangup = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ERR_SSL_PROTOCOL_ERROR" && /wrong version/.test(err.message);
+
+/**
+ * The mqtts listener (CONTRACT §5): aedes (MQTT 3.1.1) on a node:tls server that
+ * requires a client certificate from the gateway's CAs. Identity comes from the
+ * certificate only (identity.ts), topics are policed by acl.ts, revocations
+ * close live sessions (revocation.ts), and limits.ts/overload.ts keep one
+ * client or a flood from taking the broker down.
+ */
 export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<BrokerHandle> {
-  d.log.warn("MQTT broker not implemented yet (issue 4)");
-  return { port: 0, close: async () => {} };
+  const { config, log, clock, metrics } = d;
+  const limits = config.limits;
+  const throttle = new LogThrottle(log, clock);
+  const sessions = new Sessions();
+  const presence = new Presence(d, (id) => sessions.hasDevice(id));
+  const drops = new WeakSet<object>();
+  let closing = false;
+
+  const broker = new Aedes({
+    ...createHooks({ store: d.store, clock, log, throttle, metrics, limits, sessions, presence, drops, closing: () => closing }),
+    drainTimeout: DRAIN_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
+    maxInflightInbound: limits.maxInflight,
+  });
+  await broker.listen();
+  breakSyncRelease(broker);
+  gatePublish(broker, {
+    drops,
+    maxBacklog: MAX_ROUTING_BACKLOG,
+    onShed: () => {
+      metrics.messagesDropped.inc({ reason: "overload" });
+      throttle.warn("overload", { code: "FG_MQTT_OVERLOADED", maxBacklog: MAX_ROUTING_BACKLOG }, "router backlog full; shedding QoS 0 publishes");
+    },
+  });
+  broker.on("connackSent", (packet, client) => {
+    const st = sessions.get(client);
+    if (st && packet.returnCode === 0) metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);
+  });
+  broker.on("unsubscribe", (topics, client) => {
+    const st = sessions.get(client);
+    if (st?.subscriptions) st.subscriptions = st.subscriptions.filter((t) => !topics.includes(t));
+  });
+  broker.on("ping", (_packet, client) => {
+    const id = sessions.get(client)?.identity;
+    if (id?.role === "device") presence.touch(id.name);
+  });
+  const onClientError = (client: Client, err: Error) => {
+    // Refusals from authenticate were logged with their code already.
+    if ((err as { code?: string }).code?.startsWith("FG_")) return;
+    const id = sessions.get(client)?.identity;
+    throttle.info(`clientError:${id?.serial}`, { code: "FG_MQTT_PROTOCOL", err: err.message, clientId: client.id, serial: id?.serial }, "MQTT connection closed on error");
+  };
+  broker.on("clientError", onClientError);
+  broker.on("connectionError", onClientError);
+  // aedes emits 'error' for persistence failures; unhandled it would end the process.
+  (broker as unknown as NodeJS.EventEmitter).on("error", (err: Error) => log.error({ err, code: "FG_INTERNAL" }, "MQTT broker error"));
+
+  const certs = new PeerCertCache(d.pki.issuingDer);
+  const connectBucket = new TokenBucket(limits.connectRate, limits.connectRate, clock());
+  const rawSockets = new Set<Socket>();
+  const server = tls.createServer({
+    key: d.pki.serverKeyPem,
+    cert: d.pki.serverCertChainPem,
+    ca: [toPem(d.pki.rootDer, "CERTIFICATE"), toPem(d.pki.issuingDer, "CERTIFICATE")],
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.2",
+    handshakeTimeout: CONNECT_TIMEOUT_MS,
+  });
+
+  // Runs before tls.Server's own listener: a connection over the rate is closed
+  // before any TLS work is spent on it (the handshake is the expensive part).
+  server.prependListener("connection", (raw: Socket) => {
+    if (closing || !connectBucket.take(clock())) {
+      metrics.connects.inc({ result: "FG_MQTT_CONNECT_RATE" });
+      throttle.warn("connect-rate", { code: closing ? "FG_MQTT_SHUTTING_DOWN" : "FG_MQTT_CONNECT_RATE", remoteAddress: raw.remoteAddress }, "connection refused before TLS");
+      raw.destroy();
+      return;
+    }
+    rawSockets.add(raw);
+    raw.on("close", onRawClose);
+  });
+  function onRawClose(this: Socket): void {
+    rawSockets.delete(this);
+  }
+
+  // Per-connection handlers are shared functions (`this` is the socket or parser),
+  // so a connection costs no closures beyond what aedes allocates.
+  const cappedParseLength = packetSizeCap(limits.maxPacketBytes, (parser, length) => {
+    metrics.messagesDropped.inc({ reason: "too_large" });
+    const st = sessions.get((parser as unknown as { client?: Client }).client);
+    throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial }, "MQTT packet too large; closing");
+  });
+  function onDrain(this: tls.TLSSocket): void {
+    const st = stateOfSocket(this);
+    if (st) st.backlog = 0;
+  }
+  function onClose(this: tls.TLSSocket): void {
+    const st = stateOfSocket(this);
+    if (!st?.client) return;
+    const id = st.identity;
+    const wasLive = st.registered;
+    const lastOfDevice = sessions.unregister(st.client, st);
+    if (wasLive) metrics.connections.dec();
+    if (lastOfDevice && id) presence.offline(id.name);
+  }
+
+  server.on("secureConnection", (socket: tls.TLSSocket) => {
+    // Established: aedes owns it now; only handshakes in progress stay tracked.
+    const raw = (socket as unknown as { _parent?: Socket })._parent;
+    if (raw) {
+      rawSockets.delete(raw);
+      raw.off("close", onRawClose);
+    }
+    const st = new ClientState(socket, performance.now(), certs.lookup(socket));
+    const client = broker.handle(socket);
+    sessions.attach(client, st);
+    (client as unknown as { _parser: SizeCappable })._parser._parseLength = cappedParseLength;
+    socket.on("drain", onDrain);
+    socket.once("close", onClose);
+  });
+
+  server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+    // With rejectUnauthorized, node completes the handshake, records OpenSSL's verify
+    // result in authorizationError and destroys the socket: that surfaces here as a hang-up.
+    const ae = socket.authorizationError as unknown; // a code string at runtime, typed as Error
+    const verify = ae === undefined || ae === null ? undefined : typeof ae === "string" ? ae : String((ae as { code?: string }).code ?? ae);
+    if (!verify && isHangup(err)) {
+      log.debug({ err: err.message, remoteAddress: socket.remoteAddress }, "TLS client hung up");
+      return;
+    }
+    const code = verify === "CERT_HAS_EXPIRED" || verify === "CERT_NOT_YET_VALID" ? "FG_CERT_EXPIRED" : "FG_MQTT_TLS_FAILED";
+    metrics.connects.inc({ result: code });
+    throttle.info(`tls:${code}`, { code, tlsError: verify ?? err.code, reason: verify ? "client certificate failed verification" : err.message, remoteAddress: socket.remoteAddress }, "TLS handshake failed");
+  });
+
+  function enforce(n: RevocationNotice): void {
+    if (n.source === "log") metrics.revocations.inc();
+    const targets = new Set<Client>(n.deviceId ? sessions.ofDevice(n.deviceId) : []);
+    for (const s of n.serials) for (const c of sessions.ofSerial(s)) targets.add(c);
+    for (const c of targets) {
+      const st = sessions.get(c);
+      if (!st || st.revoked) continue;
+      st.revoked = true;
+      metrics.kicks.inc();
+      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", deviceId: n.deviceId ?? undefined, serial: st.identity?.serial, clientId: c.id, source: n.source }, "closing revoked MQTT session");
+      c.close();
+    }
+  }
+  const follower = new RevocationFollower(d, enforce);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.mqttsPort, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.on("error", (err) => log.error({ err, code: "FG_INTERNAL" }, "MQTT listener error"));
+  follower.start();
+  presence.start();
+  const port = (server.address() as { port: number }).port;
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    connectedCount: () => sessions.count,
+    close: () => (closed ??= (async () => {
+      closing = true;
+      follower.stop();
+      const listenerClosed = new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => broker.close(() => r()));
+      // Handshakes still in progress are not aedes clients yet.
+      for (const s of rawSockets) s.destroy();
+      await listenerClosed;
+      presence.stop(sessions.devices());
+    })()),
+  };
 }

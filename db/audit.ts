@@ -8,7 +8,7 @@ const toEvent = (r: Raw): AuditEvent => ({
   detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
 });
 
-/** Append-only audit trail (the table's triggers refuse UPDATE and DELETE). */
+/** Append-only audit trail (the table's triggers refuse UPDATE and DELETE), read newest first by event time. */
 export class Audit {
   private readonly sInsert: Statement<[number, string, string | null, string | null, string | null, string | null, string | null]>;
   private readonly sNewest: Statement<[number], Raw>;
@@ -16,8 +16,8 @@ export class Audit {
 
   constructor(db: Database, private readonly clock: () => number) {
     this.sInsert = db.prepare("INSERT INTO audit_events(at, type, actor, device_id, serial, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    this.sNewest = db.prepare("SELECT * FROM audit_events ORDER BY id DESC LIMIT ?");
-    this.sDevice = db.prepare("SELECT * FROM audit_events WHERE device_id = ? ORDER BY id DESC LIMIT ?");
+    this.sNewest = db.prepare("SELECT * FROM audit_events ORDER BY at DESC, id DESC LIMIT ?");
+    this.sDevice = db.prepare("SELECT * FROM audit_events WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?");
   }
 
   append(e: NewAuditEvent): void {

@@ -1,10 +1,12 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { CertificateRow, NewCertificate, RevocationReason } from "./types.js";
+import type { CertificateRow, CertStanding, CertStatus, DeviceStatus, NewCertificate, RevocationReason, Role } from "./types.js";
 
 interface Raw {
   serial: string; role: string; name: string; device_id: string | null; not_before: number; not_after: number;
   status: string; revocation_reason: string | null; revoked_at: number | null; issued_at: number; pem: string;
 }
+
+interface StandingRaw { role: string; name: string; device_id: string | null; status: string; device_status: string | null }
 
 const toRow = (r: Raw): CertificateRow => ({
   serial: r.serial,
@@ -27,6 +29,7 @@ export class Certificates {
   private readonly sRevokeDevice: Statement<[number, string, string, number], { serial: string }>;
   private readonly sRevoked: Statement<[number], Raw>;
   private readonly sExpiring: Statement<[number, number], { n: number }>;
+  private readonly sStanding: Statement<[string], StandingRaw>;
 
   constructor(db: Database) {
     this.sInsert = db.prepare(
@@ -38,6 +41,9 @@ export class Certificates {
       "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE device_id = ? AND status = 'valid' AND not_after > ? RETURNING serial",
     );
     this.sRevoked = db.prepare("SELECT * FROM certificates WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial");
+    this.sStanding = db.prepare(
+      "SELECT c.role, c.name, c.device_id, c.status, d.status AS device_status FROM certificates c LEFT JOIN devices d ON d.id = c.device_id WHERE c.serial = ?",
+    );
     this.sExpiring = db.prepare(
       "SELECT count(*) AS n FROM (SELECT max(not_after) AS na FROM certificates WHERE device_id IS NOT NULL AND status = 'valid' AND not_after > ? GROUP BY device_id) WHERE na <= ?",
     );
@@ -60,6 +66,15 @@ export class Certificates {
   /** Revokes every unexpired valid certificate of a device; returns the serials that changed. */
   revokeForDevice(deviceId: string, reason: RevocationReason, now: number): string[] {
     return this.sRevokeDevice.all(now, reason, deviceId, now).map((r) => r.serial);
+  }
+
+  /**
+   * What the broker checks on every CONNECT, in one indexed lookup without the
+   * PEM: the certificate's registered identity and status, and its device's status.
+   */
+  standing(serial: string): CertStanding | undefined {
+    const r = this.sStanding.get(serial);
+    return r && { role: r.role as Role, name: r.name, deviceId: r.device_id, status: r.status as CertStatus, deviceStatus: r.device_status as DeviceStatus | null };
   }
 
   /** Revoked certificates that have not expired yet: the CRL's entries (RFC 5280 §5). */

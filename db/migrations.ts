@@ -76,6 +76,15 @@ CREATE TABLE counters (
 INSERT INTO counters(name, value) VALUES ('crl_number', 0);
 `,
   },
+  {
+    // The broker writes connect/disconnect events in batches, after the fact:
+    // the trail is read in event-time order, so index that order.
+    version: 2,
+    sql: `
+CREATE INDEX audit_at ON audit_events(at, id);
+CREATE INDEX audit_device_at ON audit_events(device_id, at, id);
+`,
+  },
 ];
 
 export function migrate(db: Database): number {

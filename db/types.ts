@@ -29,6 +29,16 @@ export interface CertificateRow {
   readonly pem: string;
 }
 
+/** A certificate's registry standing, as the broker checks it on CONNECT. */
+export interface CertStanding {
+  readonly role: Role;
+  readonly name: string;
+  readonly deviceId: string | null;
+  readonly status: CertStatus;
+  /** null when the certificate belongs to no device (service, admin) or the device row is missing. */
+  readonly deviceStatus: DeviceStatus | null;
+}
+
 export interface NewCertificate {
   readonly serial: string;
   readonly role: Role;

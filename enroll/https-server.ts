@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import type { TLSSocket } from "node:tls";
@@ -71,7 +72,7 @@ function fromFastify(e: FastifyError): GatewayError {
  */
 export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
-  const anchors: TrustAnchors = { issuing: fingerprint(d.pki.issuingDer), bootstrap: new Set(bootstrap.map(fingerprint)) };
+  const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: new Set(bootstrap.map(fingerprint)) };
   const app = Fastify({
     https: {
       key: d.pki.serverKeyPem,

@@ -1,0 +1,29 @@
+/**
+ * The baseline for bench/broker.ts: plain aedes 1.2.0 over node:tls with the
+ * gateway's own server certificate and CAs (requestCert + rejectUnauthorized,
+ * like the gateway) but no hooks: no identity, ACL, revocation or limits.
+ * Run as a child process: `node dist/bench/broker-plain.js <dataDir>`; prints {"port":n}.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import tls from "node:tls";
+import { Aedes } from "aedes";
+
+// The CONTRACT §2 layout, spelled out so this baseline loads nothing of the gateway.
+const pki = (f: string) => fs.readFileSync(path.join(process.argv[2]!, "pki", f));
+const broker = await Aedes.createBroker();
+const server = tls.createServer({
+  key: pki("server.key"),
+  cert: pki("server.pem"),
+  ca: [pki("ca.pem"), pki("issuing.pem")],
+  requestCert: true,
+  rejectUnauthorized: true,
+  minVersion: "TLSv1.2",
+}, broker.handle);
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port }) + "\n");
+});
+process.once("SIGTERM", () => {
+  server.close();
+  broker.close(() => process.exit(0));
+});

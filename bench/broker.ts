@@ -1,0 +1,217 @@
+/**
+ * `npm run bench:broker`: the gateway's broker against plain aedes 1.2.0 over TLS
+ * (bench/broker-plain.ts), same machine, same server certificate and CAs, same
+ * MQTT.js load, in one run. Each broker is its own child process, so its CPU is
+ * read from /proc/<pid>/stat (utime+stime, all threads) and its RSS from
+ * /proc/<pid>/status. Figures (issue 4):
+ *   - broker CPU per full mTLS connect (CONNECT..DISCONNECT, no TLS resumption)
+ *   - RSS per idle connection (N idle connections: RSS delta / N)
+ *   - QoS 1 fan-in: 50 devices -> one service subscriber, delivered msgs/s, CPU per message
+ * The gateway runs with its publish and connect rate limits raised out of the
+ * way (the figure is the cost of identity, ACL and revocation, not of policy).
+ */
+import "reflect-metadata";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn, type ChildProcess } from "node:child_process";
+import mqtt, { type MqttClient } from "mqtt";
+import { resolveConfig } from "../config.js";
+import { openDataDir } from "../datadir.js";
+import { silentLogger } from "../log.js";
+import { issueDirect } from "../test/helpers/certs.js";
+import { CLI, tmpDir } from "../test/helpers/gateway.js";
+
+const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
+const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 400);
+const COLD = 150;
+const ROUNDS = 3;
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 6000);
+const FANIN_SECONDS = Number(process.env.BENCH_FANIN_SECONDS ?? 6);
+const PUBLISHERS = 50;
+/** Unacknowledged QoS 1 publishes per device (Mosquitto's default max_inflight_messages is 20). */
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 20);
+const PROF = process.env.BENCH_CPU_PROF; // a directory: both brokers run with --cpu-prof
+const ONLY = process.env.BENCH_ONLY; // connect | rss | fanin, to run one figure while investigating
+const here = path.dirname(new URL(import.meta.url).pathname);
+const WORKER = path.join(here, "../test/integration/broker-flood-worker.js");
+const TICK = 100; // USER_HZ on Linux
+
+interface Cred { id: string; cert: string; key: string }
+interface Target { name: string; pid: number; url: string; stop(): Promise<void> }
+
+const cpuSeconds = (pid: number) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / TICK; // fields 14 and 15: utime, stime
+};
+const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function connectOne(url: string, ca: string, c: Cred): Promise<MqttClient> {
+  return mqtt.connectAsync(url, { ca, cert: c.cert, key: c.key, clientId: c.id, reconnectPeriod: 0, keepalive: 300, connectTimeout: 60_000 });
+}
+
+/** Runs `n` tasks with at most `width` in flight. */
+async function pool<T>(n: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await task(i);
+    }
+  }));
+  return out;
+}
+
+/**
+ * CPU per connect-and-disconnect cycle, `n` cycles over `creds` (4 in flight per
+ * broker), run against every target AT THE SAME TIME: this machine is shared, and
+ * background load moves per-process CPU figures by +-15 % from one minute to the
+ * next; measured over the same window, both brokers see the same disturbance.
+ */
+async function cyclesCost(targets: Target[], ca: string, creds: Cred[], n: number): Promise<number[]> {
+  await sleep(300);
+  const cpu0 = targets.map((t) => cpuSeconds(t.pid));
+  await Promise.all(targets.map((t) => pool(n, 4, async (i) => (await connectOne(t.url, ca, creds[i % creds.length]!)).endAsync())));
+  await sleep(300);
+  return targets.map((t, i) => ((cpuSeconds(t.pid) - cpu0[i]!) / n) * 1e6);
+}
+
+async function idleRss(t: Target, ca: string, creds: Cred[]): Promise<number> {
+  // V8's memory reducer collects and shrinks the heap a few seconds after allocation
+  // stops; reading RSS after that settles most of the garbage-collection noise.
+  await sleep(SETTLE_MS);
+  const rss0 = rssKiB(t.pid);
+  const clients = await pool(IDLE, 50, (i) => connectOne(t.url, ca, creds[i]!));
+  await sleep(SETTLE_MS);
+  const perConn = (rssKiB(t.pid) - rss0) / IDLE;
+  await pool(clients.length, 100, (i) => clients[i]!.endAsync());
+  return perConn;
+}
+
+async function fanIn(t: Target, ca: string, svc: Cred, devices: Cred[]) {
+  const sub = await connectOne(t.url, ca, svc);
+  let received = 0;
+  sub.on("message", () => received++);
+  await sub.subscribeAsync("devices/+/telemetry", { qos: 1 });
+  const child = spawn(process.execPath, [WORKER, JSON.stringify({ url: t.url, ca, clients: devices, seconds: FANIN_SECONDS, qos: 1, payloadBytes: 64, window: WINDOW })], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines: Record<string, number>[] = [];
+  child.stdout!.on("data", (d: Buffer) => { for (const l of d.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, number>); });
+  while (!lines.some((l) => "connected" in l)) await sleep(20);
+  const cpu0 = cpuSeconds(t.pid);
+  const r0 = received;
+  const t0 = performance.now();
+  await new Promise((r) => child.once("exit", r));
+  const secs = (performance.now() - t0) / 1000;
+  const delivered = received - r0;
+  const cpu = cpuSeconds(t.pid) - cpu0;
+  // Let in-flight messages land, then compare with what the publishers sent.
+  for (let last = -1; last !== received; ) { last = received; await sleep(500); }
+  const sent = lines.find((l) => "acked" in l)?.acked ?? 0;
+  await sub.endAsync();
+  return { msgsPerSec: delivered / secs, cpuUsPerMsg: (cpu / delivered) * 1e6, sent, received };
+}
+
+/** Starts a broker child process and resolves with the JSON line that carries its port. */
+async function startChild(name: string, args: string[], portOf: (j: Record<string, unknown>) => number | undefined): Promise<Target> {
+  const child: ChildProcess = spawn(process.execPath, [...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = "";
+    child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before listening`)));
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      for (let i; (i = buf.indexOf("\n")) >= 0; buf = buf.slice(i + 1)) {
+        try {
+          const p = portOf(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
+          if (p) resolve(p);
+        } catch { /* not JSON */ }
+      }
+    });
+  });
+  child.stdout!.resume();
+  return { name, pid: child.pid!, url: `mqtts://127.0.0.1:${port}`, stop: async () => { child.kill("SIGTERM"); await new Promise((r) => child.once("exit", r)); } };
+}
+
+const startPlain = (dataDir: string) => startChild("plain aedes", [path.join(here, "broker-plain.js"), dataDir], (j) => j.port as number);
+const startGw = (dataDir: string) => startChild("gateway", [CLI, "start", "--data", dataDir, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0",
+  "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000"], (j) => (j.msg === "ready" ? (j.mqttsPort as number) : undefined));
+
+async function main() {
+  const started = Date.now();
+  const dataDir = tmpDir("fg-bench-");
+  const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
+  const dir = openDataDir(config, silentLogger(), Date.now);
+  const deps = { ca: dir.ca, store: dir.store, config };
+  const ca = fs.readFileSync(dir.pki.paths.rootCert, "utf8");
+  process.stderr.write(`issuing ${IDLE} device certificates...\n`);
+  const devices: Cred[] = Array.from({ length: IDLE }, (_, i) => {
+    const c = issueDirect(deps, `bench-${i}`);
+    return { id: `bench-${i}`, cert: c.certPem, key: c.keyPem };
+  });
+  const s = issueDirect(deps, "svc", { role: "service" });
+  const svc: Cred = { id: "svc-bench", cert: s.certPem, key: s.keyPem };
+  dir.store.close();
+
+  const targets = [await startGw(dataDir), await startPlain(dataDir)];
+  const r = new Map(targets.map((t) => [t, { coldRuns: [] as number[], warmRuns: [] as number[], rss: NaN, rate: 0, cpuMsg: Infinity, sent: 0, received: 0 }]));
+  // Idle RSS first, on fresh processes: a heap already grown by earlier phases would absorb new connections.
+  if (!ONLY || ONLY === "rss") {
+    for (const t of targets) {
+      process.stderr.write(`${t.name}: ${IDLE} idle connections...\n`);
+      r.get(t)!.rss = await idleRss(t, ca, devices);
+    }
+  }
+  if (!ONLY || ONLY === "connect") {
+    await cyclesCost(targets, ca, devices.slice(0, 50), 100); // JIT warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      process.stderr.write(`connects, round ${round + 1} (both brokers at once)...\n`);
+      const fresh = devices.slice(50 + round * COLD, 50 + (round + 1) * COLD);
+      const cold = await cyclesCost(targets, ca, fresh, fresh.length); // each certificate's first connect
+      const warm = await cyclesCost(targets, ca, fresh, CONNECTS); // reconnects of known certificates
+      targets.forEach((t, i) => {
+        const x = r.get(t)!;
+        x.coldRuns.push(cold[i]!);
+        x.warmRuns.push(warm[i]!);
+      });
+    }
+  }
+  if (!ONLY || ONLY === "fanin") {
+    // Throughput needs the machine to itself: brokers take turns, best of two rounds.
+    for (let round = 0; round < 2; round++) {
+      for (const t of targets) {
+        process.stderr.write(`${t.name}: QoS 1 fan-in, round ${round + 1}...\n`);
+        const f = await fanIn(t, ca, svc, devices.slice(0, PUBLISHERS));
+        const x = r.get(t)!;
+        x.rate = Math.max(x.rate, f.msgsPerSec);
+        x.cpuMsg = Math.min(x.cpuMsg, f.cpuUsPerMsg);
+        x.sent += f.sent;
+        x.received += f.received;
+      }
+    }
+  }
+  for (const t of targets) await t.stop();
+  const gw = r.get(targets[0]!)!;
+  const pl = r.get(targets[1]!)!;
+  const rows: [string, number, number][] = [
+    ["broker CPU per full mTLS connect (µs), known certificate", median(gw.warmRuns), median(pl.warmRuns)],
+    ["broker CPU per full mTLS connect (µs), certificate's first connect", median(gw.coldRuns), median(pl.coldRuns)],
+    [`RSS per idle connection, ${IDLE} connections (KiB)`, gw.rss, pl.rss],
+    [`QoS 1 fan-in ${PUBLISHERS} devices -> 1 service, delivered (msgs/s)`, gw.rate, pl.rate],
+    ["broker CPU per fan-in message (µs)", gw.cpuMsg, pl.cpuMsg],
+  ];
+  const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+  const out = [
+    `| figure | gateway | plain aedes | gateway/plain |`,
+    `|---|---:|---:|---:|`,
+    ...rows.map(([n, a, b]) => `| ${n} | ${fmt(a)} | ${fmt(b)} | ${(a / b).toFixed(2)} |`),
+  ];
+  console.log(out.join("\n"));
+  console.log(`\nfan-in: ${WINDOW} unacknowledged QoS 1 per device; delivered/acknowledged: gateway ${gw.received}/${gw.sent}, plain aedes ${pl.received}/${pl.sent}`);
+  console.log(`machine: ${os.cpus()[0]?.model ?? "?"} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, ${new Date().toISOString().slice(0, 10)}; run took ${Math.round((Date.now() - started) / 1000)} s`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+await main();

@@ -1,0 +1,176 @@
+import type { AedesOptions, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
+import type { Store } from "../db/store.js";
+import type { Limits } from "../config.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import { GatewayError, type ErrorCode } from "../errors.js";
+import { aclFor } from "./acl.js";
+import { clientIdBound, identify, registryRefusal, type Refusal } from "./identity.js";
+import { PublishLimiter } from "./limits.js";
+import type { LogThrottle } from "./log-throttle.js";
+import type { Presence } from "./presence.js";
+import type { Sessions, ClientState } from "./sessions.js";
+
+export interface HookContext {
+  readonly store: Store;
+  readonly clock: () => number;
+  readonly log: Logger;
+  readonly throttle: LogThrottle;
+  readonly metrics: Metrics;
+  readonly limits: Limits;
+  readonly sessions: Sessions;
+  readonly presence: Presence;
+  /** Publishes to acknowledge but not route (see overload.ts gatePublish). */
+  readonly drops: WeakSet<object>;
+  readonly closing: () => boolean;
+}
+
+type Hooks = Required<Pick<AedesOptions, "preConnect" | "authenticate" | "authorizePublish" | "authorizeSubscribe" | "authorizeForward">>;
+
+/** aedes puts `returnCode` (2..5) into CONNACK; the code and reason go to the log. */
+function connectError(code: ErrorCode, reason: string) {
+  const err = new GatewayError(code, reason) as GatewayError & { returnCode: number };
+  err.returnCode = err.connack ?? 5;
+  return err;
+}
+
+/**
+ * Thin adapters from aedes' hook signatures to the pure policies (identity.ts,
+ * acl.ts, limits.ts). They translate, count and log; they decide nothing.
+ */
+export function createHooks(ctx: HookContext): Hooks {
+  const { sessions, metrics, limits, throttle } = ctx;
+
+  function refuse(client: Client, st: ClientState | undefined, r: Refusal, callback: (e: never, ok: null) => void): void {
+    metrics.connects.inc({ result: r.code });
+    const f = st?.cert?.facts;
+    throttle.info(`connect:${r.code}`, {
+      code: r.code, reason: r.reason, clientId: client.id, serial: f?.serial, deviceId: f?.role === "device" ? f.commonName : undefined,
+    }, "MQTT connection refused");
+    callback(connectError(r.code, r.reason) as never, null);
+  }
+
+  /** Acknowledge-and-drop: the client gets its normal ack, nothing is routed or retained. */
+  function drop(packet: object, st: ClientState, reason: string, code: ErrorCode, topic: string): void {
+    ctx.drops.add(packet);
+    metrics.messagesDropped.inc({ reason });
+    const id = st.identity;
+    throttle.info(`drop:${reason}:${id?.serial}`, { code, reason, topic, serial: id?.serial, deviceId: id?.role === "device" ? id.name : undefined }, "publish dropped");
+  }
+
+  return {
+    preConnect(client: Client, packet: ConnectPacket, callback) {
+      const st = sessions.get(client);
+      if (!st) return callback(new Error("connection without TLS state"), false);
+      st.willTopic = packet.will?.topic;
+      callback(null, true);
+    },
+
+    authenticate(client: Client, _username, _password, callback) {
+      // Username and password are ignored: the certificate alone says who this is.
+      const st = sessions.get(client);
+      if (ctx.closing()) return refuse(client, st, { ok: false, code: "FG_MQTT_SHUTTING_DOWN", reason: "gateway is shutting down" }, callback);
+      const r = identify(st?.cert, ctx.clock());
+      if (!r.ok || !st) return refuse(client, st, r.ok ? { ok: false, code: "FG_MQTT_NO_CERT", reason: "no TLS state" } : r, callback);
+      const id = r.identity;
+      if (!clientIdBound(id, client.id)) {
+        return refuse(client, st, { ok: false, code: "FG_MQTT_CLIENTID_MISMATCH", reason: `clientId ${JSON.stringify(client.id)} is not bound to ${id.role} ${id.name}` }, callback);
+      }
+      // A service/admin clientId that is also a device id would close that device's
+      // session ([MQTT-3.1.4-2]); only the device itself may use its id.
+      if (id.role !== "device" && ctx.store.devices.get(client.id)) {
+        return refuse(client, st, { ok: false, code: "FG_MQTT_CLIENTID_MISMATCH", reason: `clientId ${JSON.stringify(client.id)} is a device id` }, callback);
+      }
+      const reg = registryRefusal(id, ctx.store.certificates.standing(id.serial));
+      if (reg) return refuse(client, st, reg, callback);
+      const acl = aclFor(id);
+      const will = st.willTopic === undefined ? undefined : acl.publish(st.willTopic);
+      if (will && !will.allow) {
+        metrics.aclDenials.inc({ action: "will", reason: will.reason });
+        return refuse(client, st, { ok: false, code: "FG_MQTT_WILL_DENIED", reason: `will topic ${JSON.stringify(st.willTopic)} is not allowed` }, callback);
+      }
+      st.identity = id;
+      st.acl = acl;
+      sessions.register(client, st);
+      if (id.role === "device") ctx.presence.online(id.name, id.serial);
+      metrics.connects.inc({ result: "accepted" });
+      metrics.connections.inc();
+      ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
+      callback(null, true);
+    },
+
+    authorizePublish(client: Client | null, packet: PublishPacket, callback) {
+      const st = sessions.get(client);
+      if (!st?.acl || st.revoked) {
+        // No client (an orphaned will) or a revoked session: nothing it says is routed.
+        if (st) drop(packet, st, "revoked", "FG_DEVICE_REVOKED", packet.topic);
+        else ctx.drops.add(packet);
+        return callback(null);
+      }
+      const d = st.acl.publish(packet.topic);
+      if (!d.allow) {
+        metrics.aclDenials.inc({ action: "publish", reason: d.reason });
+        drop(packet, st, "acl", "FG_ACL_PUBLISH_DENIED", packet.topic);
+        return callback(null);
+      }
+      // A will is published while the client closes; it was checked at CONNECT and is not rate limited.
+      if (!client!.closed) {
+        const now = ctx.clock();
+        const v = (st.limiter ??= new PublishLimiter(limits.publishRate, limits.publishBurst, limits.publishAbuseSeconds * 1000, now)).check(now);
+        if (v !== "ok") {
+          if (v === "abuse") {
+            metrics.messagesDropped.inc({ reason: "rate_limit" });
+            ctx.log.warn({ code: "FG_MQTT_PUBLISH_RATE", serial: st.identity!.serial, clientId: client!.id }, "publish rate exceeded persistently; disconnecting");
+            return callback(new GatewayError("FG_MQTT_PUBLISH_RATE"));
+          }
+          drop(packet, st, "rate_limit", "FG_MQTT_PUBLISH_RATE", packet.topic);
+          return callback(null);
+        }
+        if (st.identity!.role === "device") ctx.presence.touch(st.identity!.name);
+      }
+      metrics.messagesIn.inc();
+      callback(null);
+    },
+
+    authorizeSubscribe(client: Client, sub: Subscription, callback) {
+      const st = sessions.get(client);
+      if (!st?.acl || st.revoked) return callback(null, null);
+      const d = st.acl.subscribe(sub.topic);
+      const id = st.identity!;
+      const deviceId = id.role === "device" ? id.name : undefined;
+      if (!d.allow) {
+        metrics.aclDenials.inc({ action: "subscribe", reason: d.reason });
+        throttle.info(`sub:${id.serial}`, { code: "FG_ACL_SUBSCRIBE_DENIED", reason: d.reason, filter: sub.topic, serial: id.serial, deviceId }, "subscription denied");
+        return callback(null, null); // SUBACK 0x80 [MQTT-3.9.3]
+      }
+      const subs = (st.subscriptions ??= []);
+      if (!subs.includes(sub.topic) && subs.length >= limits.maxSubscriptions) {
+        metrics.aclDenials.inc({ action: "subscribe", reason: "too_many_subscriptions" });
+        throttle.info(`sub:${id.serial}`, { code: "FG_MQTT_TOO_MANY_SUBSCRIPTIONS", filter: sub.topic, serial: id.serial, deviceId }, "subscription denied");
+        return callback(null, null);
+      }
+      if (!subs.includes(sub.topic)) subs.push(sub.topic);
+      callback(null, sub);
+    },
+
+    authorizeForward(client: Client, packet: AedesPublishPacket) {
+      const st = sessions.get(client);
+      // Defense in depth: subscriptions were checked, but a message reaches a client
+      // only if its identity may see the topic (retained messages included).
+      if (!st?.acl || st.revoked || !st.acl.receive(packet.topic)) {
+        if (st?.acl && !st.revoked) metrics.aclDenials.inc({ action: "forward", reason: "not_visible" });
+        return null;
+      }
+      // A consumer whose socket is over its high-water mark holds a router slot per
+      // message until 'drain'; past maxInflight such messages, drop instead of
+      // letting one slow client stall delivery for everyone.
+      if (st.socket.writableNeedDrain && ++st.backlog > limits.maxInflight) {
+        metrics.messagesDropped.inc({ reason: "slow_consumer" });
+        throttle.info(`slow:${st.identity!.serial}`, { code: "FG_MQTT_SLOW_CONSUMER", clientId: client.id, serial: st.identity!.serial }, "consumer too slow; dropping messages to it");
+        return null;
+      }
+      metrics.messagesOut.inc();
+      return packet;
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import "reflect-metadata";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { clientIdBound, identify, registryRefusal, type Identity } from "../../broker/identity.js";
+import { examinePeer } from "../../broker/peer-cert.js";
+import { peerFacts } from "../../broker/peer-facts.js";
+import { certFacts } from "../../enroll/cert-info.js";
+import { ensurePki } from "../../enroll/pki.js";
+import { CertSigner, makeIssuer } from "../../enroll/ca.js";
+import { caProfile, clientProfile, type CertTemplate } from "../../enroll/profile.js";
+import { OID, ROLE_POLICY_OIDS } from "../../enroll/roles.js";
+import { silentLogger } from "../../log.js";
+import type { CertStanding, Role } from "../../db/types.js";
+import { foreignCa, newEcKey } from "../helpers/certs.js";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fg-identity-"));
+const pki = ensurePki({ dataDir: dir, hostnames: ["localhost"], curve: "P-256", clock: Date.now, log: silentLogger() });
+const issuing = new crypto.X509Certificate(pki.issuingDer);
+const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, pki.issuingKey));
+const rootSigner = new CertSigner(makeIssuer(pki.rootDer, crypto.createPrivateKey(fs.readFileSync(pki.paths.rootKey))));
+const NOW = Date.now();
+const DAY = 86_400_000;
+
+function client(role: Role, name: string, over: Partial<CertTemplate> = {}, signer = issuingSigner): crypto.X509Certificate {
+  const t = { ...clientProfile({ role, name, now: NOW, days: 30, crlUrl: "https://localhost/crl" }), ...over };
+  return new crypto.X509Certificate(signer.sign(t, newEcKey().spkiDer).der);
+}
+
+const cases: { name: string; cert: () => crypto.X509Certificate; role?: Role; code?: string; reason?: RegExp }[] = [
+  { name: "ok/device", cert: () => client("device", "d1"), role: "device" },
+  { name: "ok/service", cert: () => client("service", "svc"), role: "service" },
+  { name: "ok/admin", cert: () => client("admin", "ops"), role: "admin" },
+  { name: "fail/unknown CA (self-made CA, device CN and role policy)", cert: () => new crypto.X509Certificate(foreignCa().issue("d1").certPem), code: "FG_MQTT_CERT_INVALID", reason: /issuing CA/ },
+  { name: "fail/issued directly by the root CA", cert: () => client("device", "d1", {}, rootSigner), code: "FG_MQTT_CERT_INVALID", reason: /issuing CA/ },
+  { name: "fail/expired", cert: () => client("device", "d1", { notBefore: new Date(NOW - 40 * DAY), notAfter: new Date(NOW - 10 * DAY) }), code: "FG_CERT_EXPIRED", reason: /expired/ },
+  { name: "fail/not yet valid", cert: () => client("device", "d1", { notBefore: new Date(NOW + DAY), notAfter: new Date(NOW + 30 * DAY) }), code: "FG_CERT_EXPIRED", reason: /not yet valid/ },
+  { name: "fail/wrong EKU (serverAuth)", cert: () => client("device", "d1", { extKeyUsage: [OID.serverAuth] }), code: "FG_MQTT_CERT_INVALID", reason: /clientAuth/ },
+  { name: "fail/no EKU", cert: () => client("device", "d1", { extKeyUsage: [] }), code: "FG_MQTT_CERT_INVALID", reason: /clientAuth/ },
+  { name: "fail/no role policy", cert: () => client("device", "d1", { policies: [] }), code: "FG_MQTT_CERT_INVALID", reason: /role/ },
+  { name: "fail/two role policies", cert: () => client("device", "d1", { policies: [ROLE_POLICY_OIDS.device, ROLE_POLICY_OIDS.admin] }), code: "FG_MQTT_CERT_INVALID", reason: /role/ },
+  { name: "fail/CA certificate with a role", cert: () => client("admin", "ops", { ca: true, keyUsage: caProfile({ name: "x", now: NOW, days: 1 }).keyUsage }), code: "FG_MQTT_CERT_INVALID", reason: /CA/ },
+  { name: "fail/CN not a valid name", cert: () => client("device", "bad name!"), code: "FG_MQTT_CERT_INVALID", reason: /CN/ },
+];
+
+for (const c of cases) {
+  test(`identity ${c.name}`, () => {
+    const peer = examinePeer(c.cert(), issuing);
+    const r = identify(peer, NOW);
+    if (c.role) {
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.equal(r.identity.role, c.role);
+      assert.equal(r.identity.serial, peer.facts!.serial);
+      assert.match(r.identity.serial, /^[0-9a-f]+$/);
+    } else {
+      assert.ok(!r.ok, "must be refused");
+      assert.equal(r.code, c.code);
+      assert.match(r.reason, c.reason!);
+    }
+  });
+}
+
+for (const c of cases) {
+  test(`peer facts equal the full ASN.1 parse: ${c.name}`, () => {
+    const x = c.cert();
+    const full = certFacts(x.raw);
+    assert.deepEqual({ ...peerFacts(x), extKeyUsage: [...peerFacts(x).extKeyUsage] }, {
+      serial: full.serial, commonName: full.commonName, notBefore: full.notBefore, notAfter: full.notAfter,
+      role: full.role, extKeyUsage: [...full.extKeyUsage], isCA: full.isCA,
+    });
+  });
+}
+
+test("peer facts: malformed DER throws (and is refused upstream), never loops", () => {
+  const x = client("device", "d1");
+  const fake = (raw: Buffer) => ({ raw, subject: x.subject, validFrom: x.validFrom, validTo: x.validTo, keyUsage: x.keyUsage, ca: x.ca }) as unknown as crypto.X509Certificate;
+  for (const raw of [Buffer.alloc(0), Buffer.from([0x30]), Buffer.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), x.raw.subarray(0, 100), Buffer.from([0x30, 0x03, 0x30, 0x01])]) {
+    assert.throws(() => peerFacts(fake(raw)));
+  }
+});
+
+test("identity fail/no certificate at all", () => {
+  const r = identify(undefined, NOW);
+  assert.ok(!r.ok);
+  assert.equal(r.code, "FG_MQTT_NO_CERT");
+});
+
+test("identity fail/unparseable certificate facts", () => {
+  const r = identify({ facts: undefined, issuedByIssuingCa: true }, NOW);
+  assert.ok(!r.ok);
+  assert.equal(r.code, "FG_MQTT_CERT_INVALID");
+});
+
+test("identity: validity bounds are inclusive and re-checked against the given clock", () => {
+  const peer = examinePeer(client("device", "d1"), issuing);
+  const f = peer.facts!;
+  assert.equal(identify(peer, f.notBefore).ok, true);
+  assert.equal(identify(peer, f.notAfter).ok, true);
+  assert.equal(identify(peer, f.notBefore - 1).ok, false);
+  assert.equal(identify(peer, f.notAfter + 1).ok, false);
+});
+
+const dev: Identity = { role: "device", name: "d1", serial: "ab" };
+const svc: Identity = { role: "service", name: "svc", serial: "cd" };
+const bindings: [Identity, string, boolean][] = [
+  [dev, "d1", true], [dev, "d2", false], [dev, "d1-x", false], [dev, "", false], [dev, "D1", false],
+  [svc, "svc", true], [svc, "svc-1", true], [svc, "svc-", true], [svc, "svc1", false], [svc, "sv", false], [svc, "d1", false], [svc, "x-svc", false],
+];
+for (const [id, clientId, ok] of bindings) {
+  test(`clientId binding ${ok ? "ok" : "fail"}/${id.role} ${id.name} as ${JSON.stringify(clientId)}`, () => assert.equal(clientIdBound(id, clientId), ok));
+}
+
+const standing = (o: Partial<CertStanding>): CertStanding => ({ role: "device", name: "d1", deviceId: "d1", status: "valid", deviceStatus: "active", ...o });
+const registry: [string, Identity, CertStanding | undefined, string | undefined][] = [
+  ["ok/active device, valid cert", dev, standing({}), undefined],
+  ["ok/registered service", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null }), undefined],
+  ["fail/unregistered serial", dev, undefined, "FG_CERT_UNKNOWN"],
+  ["fail/revoked device", dev, standing({ deviceStatus: "revoked", status: "revoked" }), "FG_DEVICE_REVOKED"],
+  ["fail/revoked cert of an active device", dev, standing({ status: "revoked" }), "FG_CERT_REVOKED"],
+  ["fail/cert registered to another device", dev, standing({ name: "d2", deviceId: "d2" }), "FG_CERT_UNKNOWN"],
+  ["fail/cert registered with another role", dev, standing({ role: "service", deviceId: null, deviceStatus: null }), "FG_CERT_UNKNOWN"],
+  ["fail/device row missing", dev, standing({ deviceStatus: null }), "FG_DEVICE_UNKNOWN"],
+  ["fail/revoked service cert", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null, status: "revoked" }), "FG_CERT_REVOKED"],
+];
+for (const [name, id, st, code] of registry) {
+  test(`registry ${name}`, () => assert.equal(registryRefusal(id, st)?.code, code));
+}
