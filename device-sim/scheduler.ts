@@ -17,6 +17,9 @@ export interface Tickable {
 
 export const PERIODIC = 0;
 
+/** Most wheel slots: beyond this a slot spans more than one tick. */
+export const MAX_SLOTS = 4096;
+
 export interface TimerHandle {
   readonly due: number;
   cancelled: boolean;
@@ -54,7 +57,8 @@ export class Scheduler {
 
   constructor(private readonly o: SchedulerOptions) {
     if (!(o.periodMs > 0) || !(o.tickMs > 0)) throw new RangeError("periodMs and tickMs must be positive");
-    const n = Math.max(1, Math.floor(o.periodMs / o.tickMs));
+    // A very long period (a low --rate) gets coarser slots rather than millions of them.
+    const n = Math.max(1, Math.min(MAX_SLOTS, Math.floor(o.periodMs / o.tickMs)));
     this.slots = Array.from({ length: n }, () => new Set<Tickable>());
     // When the period is shorter than a tick there is one slot, walked several times per tick.
     this.slotMs = o.periodMs / n;

@@ -91,3 +91,11 @@ test("scheduler: start and stop use the injected interval exactly once", () => {
   assert.deepEqual([started, stopped], [1, 1]);
   assert.throws(() => new Scheduler({ clock: () => 0, tickMs: 10, periodMs: 0 }), RangeError);
 });
+
+test("scheduler: a very long period still calls members once per period, with a bounded wheel", () => {
+  const { s, advance } = manual(3_600_000, 10);
+  const probes = Array.from({ length: 10 }, () => new Probe());
+  probes.forEach((p) => s.join(p));
+  advance(3_600_000);
+  for (const p of probes) assert.equal(p.periodic().length, 1);
+});
