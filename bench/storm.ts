@@ -52,7 +52,7 @@ async function main() {
   const gwPid = gw.child.pid!;
   try {
     const opts = simOptionsFrom({
-      devices: String(N), concurrency: String(C), rate: RATE, duration: String(LIMIT_S), qos: "1", data: dataDir,
+      devices: String(N), concurrency: String(C), rate: RATE, duration: String(LIMIT_S), "start-timeout": String(LIMIT_S), qos: "1", data: dataDir,
       est: `https://127.0.0.1:${gw.ready.httpsPort}`, mqtt: `mqtts://127.0.0.1:${gw.ready.mqttsPort}`, prefix: "storm-",
     });
     const milestone = untilAllPublishedOnce();
