@@ -21,6 +21,7 @@ import { openDataDir } from "../datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { CLI, tmpDir } from "../test/helpers/gateway.js";
+import { median, pool, sleep } from "./lib/util.js";
 
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 400);
@@ -46,24 +47,9 @@ const cpuSeconds = (pid: number) => {
   return (Number(f[11]) + Number(f[12])) / TICK; // fields 14 and 15: utime, stime
 };
 const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function connectOne(url: string, ca: string, c: Cred): Promise<MqttClient> {
   return mqtt.connectAsync(url, { ca, cert: c.cert, key: c.key, clientId: c.id, reconnectPeriod: 0, keepalive: 300, connectTimeout: 60_000 });
-}
-
-/** Runs `n` tasks with at most `width` in flight. */
-async function pool<T>(n: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await task(i);
-    }
-  }));
-  return out;
 }
 
 /**
