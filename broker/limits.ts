@@ -63,8 +63,10 @@ export interface SizeCappable {
  * code for it). Install with `parser._parseLength = cap`.
  */
 export function packetSizeCap(maxBytes: number, onTooLarge: (parser: SizeCappable, length: number) => void): (this: SizeCappable) => boolean {
+  let parseLength: (() => boolean) | undefined; // mqtt-packet's own, looked up once
   return function cappedParseLength(this: SizeCappable): boolean {
-    const ok = (Object.getPrototypeOf(this) as SizeCappable)._parseLength.call(this);
+    parseLength ??= (Object.getPrototypeOf(this) as SizeCappable)._parseLength;
+    const ok = parseLength.call(this);
     if (ok && this.packet.length > maxBytes) {
       onTooLarge(this, this.packet.length);
       this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the ${maxBytes}-byte limit`));

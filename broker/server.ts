@@ -105,8 +105,9 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   // before any TLS work is spent on it (the handshake is the expensive part).
   server.prependListener("connection", (raw: Socket) => {
     if (closing || !connectBucket.take(clock())) {
-      metrics.connects.inc({ result: "FG_MQTT_CONNECT_RATE" });
-      throttle.warn("connect-rate", { code: closing ? "FG_MQTT_SHUTTING_DOWN" : "FG_MQTT_CONNECT_RATE", remoteAddress: raw.remoteAddress }, "connection refused before TLS");
+      const code = closing ? "FG_MQTT_SHUTTING_DOWN" : "FG_MQTT_CONNECT_RATE";
+      metrics.connects.inc({ result: code });
+      throttle.warn(`refused:${code}`, { code, remoteAddress: raw.remoteAddress }, "connection refused before TLS");
       raw.destroy();
       return;
     }

@@ -35,6 +35,8 @@ export async function startMosquitto(o: MosquittoOptions): Promise<{ port: numbe
   ].join("\n");
   fs.writeFileSync(path.join(o.dir, "acl"), acl);
   const conf = [
+    // Run as root, Mosquitto 2 switches to the `mosquitto` user, which cannot read a 0700 temp data dir.
+    ...(process.getuid?.() === 0 ? ["user root"] : []),
     "per_listener_settings false",
     "persistence false",
     "log_dest none",

@@ -1,6 +1,6 @@
 /**
  * A load generator run as a separate process by broker-flood.test.ts, so the
- * broker under test keeps its own event loop. Reads one JSON job from argv[2],
+ * broker under test keeps its own event loop. Reads one JSON job from stdin,
  * connects every client, prints {"connected":n}, publishes flat out (as fast as
  * each TLS socket accepts) for `seconds` or until SIGTERM, then prints
  * {"sent","acked","errors","disconnected"} and exits. With `window` (QoS 1 only),
@@ -19,7 +19,9 @@ interface Job {
   window?: number;
 }
 
-const job = JSON.parse(process.argv[2]!) as Job;
+let input = "";
+for await (const chunk of process.stdin) input += String(chunk);
+const job = JSON.parse(input) as Job;
 const payload = Buffer.alloc(job.payloadBytes, 0x61);
 let sent = 0;
 let acked = 0;

@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import path from "node:path";
@@ -6,6 +6,12 @@ import { spawn } from "node:child_process";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { issueDirect, type Credential } from "../helpers/certs.js";
 import { attempt, closed, connect, granted, inbox, logged, until } from "./broker-helpers.js";
+
+/** Workers still running when a test ends (failed or not) are stopped. */
+const after: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const stop of after.splice(0)) await stop();
+});
 
 const WORKER = path.join(path.dirname(new URL(import.meta.url).pathname), "broker-flood-worker.js");
 
@@ -17,7 +23,8 @@ async function startFlood(g: TestGateway, ids: string[], o: { seconds: number; q
     const c = issueDirect(g.gw.deps, id);
     return { id, cert: c.certPem, key: c.keyPem };
   });
-  const child = spawn(process.execPath, [WORKER, JSON.stringify({ url: g.mqttUrl, ca: g.caPem, clients, seconds: o.seconds, qos: o.qos, payloadBytes: 64 })], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [WORKER], { stdio: ["pipe", "pipe", "inherit"] });
+  child.stdin!.end(JSON.stringify({ url: g.mqttUrl, ca: g.caPem, clients, seconds: o.seconds, qos: o.qos, payloadBytes: 64 }));
   const lines: Record<string, number>[] = [];
   let buf = "";
   child.stdout!.on("data", (d: Buffer) => {
@@ -67,6 +74,7 @@ test("flood: 50 devices publish QoS 0 flat out to one wildcard subscriber; the b
     sub.on("message", () => received++);
     await granted(sub, ["devices/+/telemetry"], 0);
     const flood = await startFlood(g, Array.from({ length: 50 }, (_, i) => `f${i}`), { seconds: 60, qos: 0 });
+    after.push(flood.stop);
     await until(() => received > 1000, 30_000, "wildcard subscriber receiving the flood");
     // The subscriber going away mid-flood leaves the backlog with no listener: what
     // crashed plain aedes with "Maximum call stack size exceeded".
@@ -88,6 +96,7 @@ test("publish rate limit: excess is dropped, persistent excess disconnects, othe
   const g = await startTestGateway({ "publish-rate": "20", "publish-burst": "20", "publish-abuse-seconds": "1" });
   try {
     const flood = await startFlood(g, ["r1", "r2"], { seconds: 20, qos: 0 });
+    after.push(flood.stop);
     const stats = await Promise.race([flood.exited.then(() => flood.lines.find((l) => "sent" in l)!), until(() => logged(g, "FG_MQTT_PUBLISH_RATE").filter((l) => /disconnecting/.test(String(l.msg))).length >= 2, 20_000).then(() => flood.stop())]);
     assert.equal(stats.disconnected, 2, "both abusive clients were disconnected");
     assert.ok((await metric(g, /^gateway_mqtt_messages_dropped_total\{reason="rate_limit"\} (\d+)/m)) > 0);
