@@ -37,6 +37,12 @@ export async function main(io: Io): Promise<number> {
   }
 }
 
+// `gateway devices list | head`: a closed pipe ends the output, not the process with a stack trace.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 const io: Io = {
   argv: process.argv.slice(2),
   env: process.env,
