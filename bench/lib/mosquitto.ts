@@ -42,7 +42,9 @@ export async function startMosquitto(o: MosquittoOptions): Promise<{ port: numbe
     "log_dest none",
     `acl_file ${path.join(o.dir, "acl")}`,
     "allow_anonymous false",
-    "max_queued_messages 1000",
+    // Like aedes (which queues without a bound unless the gateway's own guard sheds), queue without a
+    // limit, so a QoS 1 comparison measures throughput rather than Mosquitto's drop policy.
+    "max_queued_messages 0",
     `listener ${port} 127.0.0.1`,
     `cafile ${o.caFile}`,
     `certfile ${o.certFile}`,
