@@ -102,6 +102,10 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const ge = error instanceof GatewayError ? error : fromFastify(error);
     const fields = { code: ge.code, deviceId: req.fgDeviceId, method: req.method, url: req.url.split("?")[0], ip: req.ip };
+    // fastify closes the connection on an oversized body while the client may still be sending it;
+    // the client then sees EPIPE instead of our 413. Let Node read and discard the rest instead
+    // (bounded by requestTimeout), so the refusal reliably reaches the client.
+    if (ge.code === "FG_BODY_TOO_LARGE") reply.removeHeader("connection");
     if (ge.status >= 500) req.log.error({ ...fields, err: error }, "request failed");
     else req.log.warn(fields, ge.message);
     return sendError(req, reply, ge);
