@@ -4,13 +4,18 @@ import type { Aedes } from "aedes";
  * Overload protection around aedes 1.2.0's message router (mqemitter 7).
  *
  * Root cause of `RangeError: Maximum call stack size exceeded` under a QoS0
- * flood (reproduced with plain aedes): mqemitter runs at most `concurrency`
- * deliveries at once and queues the rest in an unbounded array. When a delivery
- * completes, `released()` synchronously dequeues the next message and calls
- * `_do()`; for a message whose listeners all complete synchronously (no
- * subscriber left, e.g. the wildcard subscriber went away, or only synchronous
- * $SYS listeners), fastparallel calls back and `released()` again within the same
- * stack. A backlog of tens of thousands of such messages recurses that deep.
+ * flood (bench/broker-overload-repro.ts, test/unit/broker-overload.test.ts):
+ *  1. mqemitter runs at most `concurrency` (100) deliveries at once and queues the
+ *     rest in an unbounded array. A wildcard subscriber that reads slower than 50
+ *     publishers write keeps its socket over the high-water mark, each delivery
+ *     to it waits for 'drain', the slots stay taken, and every publisher's parsed
+ *     read chunk (hundreds of packets) lands in the queue: tens of thousands.
+ *  2. When a delivery completes, `released()` dequeues the next message and calls
+ *     `_do()` synchronously. For a message no listener matches (the subscriber
+ *     went away, or its topic has none) or whose listeners are all synchronous
+ *     (aedes' own $SYS listeners), fastparallel completes it on the spot and calls
+ *     `released()` again on the same stack. Draining the backlog recurses once per
+ *     queued message, and the process dies.
  */
 
 type Done = (err?: Error | null) => void;
