@@ -4,28 +4,77 @@ import type { Aedes } from "aedes";
  * Overload protection around aedes 1.2.0's message router (mqemitter 7).
  *
  * Root cause of `RangeError: Maximum call stack size exceeded` under a QoS0
- * flood (reproduced with plain aedes): mqemitter runs at most `concurrency`
- * deliveries at once and queues the rest in an unbounded array. When a delivery
- * completes, `released()` synchronously dequeues the next message and calls
- * `_do()`; for a message whose listeners all complete synchronously (no
- * subscriber left, e.g. the wildcard subscriber went away, or only synchronous
- * $SYS listeners), fastparallel calls back and `released()` again within the same
- * stack. A backlog of tens of thousands of such messages recurses that deep.
+ * flood (bench/broker-overload-repro.ts, test/unit/broker-overload.test.ts):
+ *  1. mqemitter runs at most `concurrency` (100) deliveries at once and queues the
+ *     rest in an unbounded array. A wildcard subscriber that reads slower than 50
+ *     publishers write keeps its socket over the high-water mark, each delivery
+ *     to it waits for 'drain', the slots stay taken, and every publisher's parsed
+ *     read chunk (hundreds of packets) lands in the queue: tens of thousands.
+ *  2. When a delivery completes, `released()` dequeues the next message and calls
+ *     `_do()` synchronously. For a message no listener matches (the subscriber
+ *     went away, or its topic has none) or whose listeners are all synchronous
+ *     (aedes' own $SYS listeners), fastparallel completes it on the spot and calls
+ *     `released()` again on the same stack. Draining the backlog recurses once per
+ *     queued message, and the process dies.
  */
 
 type Done = (err?: Error | null) => void;
+type Listener = (packet: unknown, cb: () => void) => void;
+/** The parts of mqemitter 7 that its `_do` (one message's dispatch) uses. */
+interface Router {
+  length: number;
+  current: number;
+  _doing: boolean;
+  _matcher: { match(topic: string): Listener[] };
+  _parallel(that: Router, listeners: Listener[], message: unknown, done: unknown): void;
+  _do(message: { topic: string }, done: unknown): Router;
+  on(topic: string, fn: Listener, done?: () => void): unknown;
+}
 interface RouterInternals {
-  mq: { length: number; on(topic: string, fn: (packet: unknown, cb: () => void) => void, done?: () => void): unknown };
+  mq: Router;
   publish(packet: object, client: unknown, done?: Done): void;
 }
 
+/** Dispatches allowed to nest on one stack before the next one is deferred to a fresh stack. */
+const MAX_SYNC_DEPTH = 32;
+
 /**
- * Registers a catch-all listener that completes every routed message
- * asynchronously, batched in one setImmediate per event-loop turn, so no message
- * can finish synchronously and the dequeue chain above can never recurse.
- * Costs one array push per message.
+ * Replaces mqemitter's `_do` (3 statements in mqemitter 7.1.0: mark busy, match,
+ * count, run the listeners) with the same steps plus two rules:
+ *  - a message NO listener matches completes on a later event-loop turn, like
+ *    every message with a subscriber already does (aedes delivers with
+ *    setImmediate). This is what breaks the recursion, and it keeps a flood
+ *    nobody subscribes to from monopolising the event loop (fairness for new
+ *    connections and other clients);
+ *  - at most MAX_SYNC_DEPTH dispatches nest on one stack (messages whose
+ *    listeners are all synchronous, e.g. aedes' own $SYS listeners).
+ * Messages with subscribers pay an increment and a decrement. If the router's
+ * internals are not the expected ones (another mqemitter version), falls back to
+ * a catch-all listener that completes every message on a later turn: the same
+ * protection at the cost of a route match and a deferred callback per message.
  */
-export function breakSyncRelease(broker: Aedes): void {
+export function breakSyncRelease(broker: Aedes): "dispatch" | "listener" {
+  const mq = (broker as unknown as RouterInternals).mq;
+  if (typeof mq._do === "function" && typeof mq._parallel === "function" && typeof mq._matcher?.match === "function" && typeof mq.current === "number") {
+    let depth = 0;
+    const run = (router: Router, listeners: Listener[], message: unknown, done: unknown) => {
+      depth++;
+      try {
+        router._parallel(router, listeners, message, done);
+      } finally {
+        depth--;
+      }
+    };
+    mq._do = function boundedDo(this: Router, message: { topic: string }, done: unknown): Router {
+      this._doing = true;
+      const listeners = this._matcher.match(message.topic);
+      this.current++;
+      if (listeners.length === 0 || depth >= MAX_SYNC_DEPTH) setImmediate(run, this, listeners, message, done);
+      else run(this, listeners, message, done);
+      return this;
+    };
+    return "dispatch";
+  }
   let pending: (() => void)[] = [];
   let scheduled = false;
   const flush = () => {
@@ -34,13 +83,14 @@ export function breakSyncRelease(broker: Aedes): void {
     pending = [];
     for (const cb of due) cb();
   };
-  (broker as unknown as RouterInternals).mq.on("#", function releaseAsync(_packet, cb) {
+  mq.on("#", function releaseAsync(_packet, cb) {
     pending.push(cb);
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
   });
+  return "listener";
 }
 
 export interface PublishGateOptions {

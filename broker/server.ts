@@ -56,7 +56,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     maxInflightInbound: limits.maxInflight,
   });
   await broker.listen();
-  breakSyncRelease(broker);
+  log.debug({ guard: breakSyncRelease(broker) }, "router recursion guard installed");
   gatePublish(broker, {
     drops,
     maxBacklog: MAX_ROUTING_BACKLOG,

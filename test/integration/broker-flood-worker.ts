@@ -6,6 +6,7 @@
  * {"sent","acked","errors","disconnected"} and exits. With `window` (QoS 1 only),
  * each client keeps at most that many unacknowledged publishes in flight, like
  * a device with a bounded inflight queue; `acked` counts PUBACKs received.
+ * With `rate` as well, each client publishes at that pace instead of flat out.
  */
 import mqtt, { type MqttClient } from "mqtt";
 
@@ -17,6 +18,8 @@ interface Job {
   qos: 0 | 1;
   payloadBytes: number;
   window?: number;
+  /** With `window`: publishes per second per client (paced every 10 ms) instead of flat out. */
+  rate?: number;
 }
 
 let input = "";
@@ -33,8 +36,23 @@ function windowed(client: MqttClient, id: string, window: number): Promise<void>
   const topic = `devices/${id}/telemetry`;
   return new Promise((resolve) => {
     let inflight = 0;
+    // Paced: a budget refilled every 10 ms; flat out: unlimited.
+    let budget = job.rate ? 0 : Infinity;
+    if (job.rate) {
+      const perTick = job.rate / 100;
+      const timer = setInterval(() => {
+        if (stop || !client.connected) {
+          clearInterval(timer);
+          if (inflight === 0) resolve();
+          return;
+        }
+        budget = Math.min(budget + perTick, window + perTick);
+        pump();
+      }, 10);
+    }
     const pump = () => {
-      while (!stop && client.connected && inflight < window) {
+      while (!stop && client.connected && inflight < window && budget >= 1) {
+        budget--;
         inflight++;
         sent++;
         client.publish(topic, payload, { qos: 1 }, (err) => {
