@@ -7,7 +7,8 @@
  * from /proc/<pid>/status. Env overrides: BENCH_CONNECTS, BENCH_IDLE_SMALL,
  * BENCH_IDLE_LARGE, BENCH_FANIN_SECONDS, BENCH_REVOKE_CONNECTED, BENCH_REVOKE_K,
  * BENCH_ONLY (comma list of connect,rss,fanin,revoke), BENCH_CPU_PROF (a directory:
- * the gateway runs with --cpu-prof there).
+ * the node brokers run with --cpu-prof there), BENCH_LADDER=0 (leave out the two
+ * reference columns: plain aedes, and the node:tls floor of bench/tls-floor.ts).
  */
 import "reflect-metadata";
 import fs from "node:fs";
@@ -20,6 +21,7 @@ import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { startMosquitto } from "./lib/mosquitto.js";
+import { startChild } from "./lib/child.js";
 import { cpuMicros, rssKiB } from "./lib/proc.js";
 import { sleep, median } from "./lib/util.js";
 import { type Broker, type Cred, connectCosts, fanIn, idleRss, revokeDrill } from "./lib/vs-phases.js";
@@ -33,6 +35,8 @@ const REVOKE_CONNECTED = env("BENCH_REVOKE_CONNECTED", 5000);
 const REVOKE_K = env("BENCH_REVOKE_K", 50);
 const ONLY = new Set((process.env.BENCH_ONLY ?? "connect,rss,fanin,revoke").split(","));
 const PROF = process.env.BENCH_CPU_PROF;
+const LADDER = process.env.BENCH_LADDER !== "0";
+const here = path.dirname(new URL(import.meta.url).pathname);
 
 async function main() {
   const started = Date.now();
@@ -79,12 +83,23 @@ async function main() {
     const G: Broker = { name: "gateway", pid: gw.child.pid!, port: gw.ready.mqttsPort };
     const M: Broker = { name: "mosquitto", pid: mq.child.pid!, port: mq.port };
     const both = [G, M];
-    const R: Record<string, [number | string, number | string]> = {};
+    // The ladder: the same connect and idle figures for plain aedes (no hooks) and for
+    // node:tls with a hand-written CONNACK (no MQTT library), to show where the cost sits.
+    const refs: Broker[] = [];
+    if (LADDER && (ONLY.has("connect") || ONLY.has("rss"))) {
+      for (const [name, file] of [["plain aedes", "broker-plain.js"], ["node:tls floor", "tls-floor.js"]] as const) {
+        const c = await startChild(name, [path.join(here, file), dataDir], (j) => j.port as number, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${file}.cpuprofile`] : []);
+        stops.push(() => c.stop());
+        refs.push({ name, pid: c.pid, port: c.port });
+      }
+    }
+    const all = [...both, ...refs];
+    const R: Record<string, (number | string)[]> = {};
     const notes: string[] = [];
 
     if (ONLY.has("rss")) {
       // Fresh processes first: a heap grown by earlier phases would absorb new connections.
-      for (const [i, b] of both.entries()) {
+      for (const [i, b] of all.entries()) {
         process.stderr.write(`${b.name}: idle connections ${IDLE_SMALL} then ${IDLE_LARGE}...\n`);
         const r = await idleRss(b, ca, devices, [IDLE_SMALL, IDLE_LARGE], b === G && ONLY.has("revoke") ? async (conns) => {
           process.stderr.write(`gateway: revocation drill, ${REVOKE_K} of ${REVOKE_CONNECTED} connected...\n`);
@@ -93,7 +108,7 @@ async function main() {
           R.revokeP50 = [d.p50, "n/a"];
           notes.push(`revocation: ${d.closed}/${REVOKE_K} revoked devices disconnected, ${d.bystandersClosed} bystanders closed, max ${d.max.toFixed(1)} ms`);
         } : undefined);
-        for (const [k, n] of [IDLE_SMALL, IDLE_LARGE].entries()) (R[`rss${n}`] ??= [NaN, NaN])[i] = r[k]!;
+        for (const [k, n] of [IDLE_SMALL, IDLE_LARGE].entries()) (R[`rss${n}`] ??= all.map(() => NaN))[i] = r[k]!;
       }
     }
     if (ONLY.has("connect")) {
@@ -104,18 +119,18 @@ async function main() {
         { key: "resumed12", maxVersion: "TLSv1.2" as const, resume: true },
       ];
       // Connect phases use the last 400 certificates, never among the revoked ones (those are below REVOKE_CONNECTED).
-      await connectCosts(both, ca, devices.slice(nDevices - 450, nDevices - 400), 100, "TLSv1.3", false); // JIT warm-up
+      await connectCosts(all, ca, devices.slice(nDevices - 450, nDevices - 400), 100, "TLSv1.3", false); // JIT warm-up
       const runs: Record<string, number[][]> = {};
       for (let round = 0; round < 2; round++) {
         for (const v of variants) {
           process.stderr.write(`connects ${v.key}, round ${round + 1} (both brokers at once)...\n`);
-          const c = await connectCosts(both, ca, devices.slice(nDevices - 400 + round * 200, nDevices - 200 + round * 200), CONNECTS, v.maxVersion, v.resume);
-          (runs[v.key] ??= [[], []]).forEach((xs, i) => xs.push(c[i]!.cpuUs));
-          c.forEach((x, i) => { if (x.failed) notes.push(`${v.key} round ${round + 1}: ${both[i]!.name} refused ${x.failed}/${CONNECTS} connects (${x.error})`); });
-          if (v.resume) notes.push(`${v.key} round ${round + 1}: resumed ${c.map((x, i) => `${both[i]!.name} ${(x.resumedFraction * 100).toFixed(0)} %`).join(", ")}`);
+          const c = await connectCosts(all, ca, devices.slice(nDevices - 400 + round * 200, nDevices - 200 + round * 200), CONNECTS, v.maxVersion, v.resume);
+          (runs[v.key] ??= all.map(() => [])).forEach((xs, i) => xs.push(c[i]!.cpuUs));
+          c.forEach((x, i) => { if (x.failed) notes.push(`${v.key} round ${round + 1}: ${all[i]!.name} refused ${x.failed}/${CONNECTS} connects (${x.error})`); });
+          if (v.resume) notes.push(`${v.key} round ${round + 1}: resumed ${c.map((x, i) => `${all[i]!.name} ${(x.resumedFraction * 100).toFixed(0)} %`).join(", ")}`);
         }
       }
-      for (const v of variants) R[v.key] = [median(runs[v.key]![0]!), median(runs[v.key]![1]!)];
+      for (const v of variants) R[v.key] = runs[v.key]!.map((xs) => median(xs));
     }
     if (ONLY.has("fanin")) {
       for (const qos of [0, 1] as const) {
@@ -136,7 +151,7 @@ async function main() {
         R[`q${qos}loss`] = [best[0]!.loss, best[1]!.loss];
       }
     }
-    for (const b of both) notes.push(`${b.name} final: CPU ${(cpuMicros(b.pid) / 1e6).toFixed(1)} s, RSS ${rssKiB(b.pid)} KiB`);
+    for (const b of all) notes.push(`${b.name} final: CPU ${(cpuMicros(b.pid) / 1e6).toFixed(1)} s, RSS ${rssKiB(b.pid)} KiB`);
     await cleanup();
     stops.length = 0;
 
@@ -164,14 +179,16 @@ async function main() {
       [`revocation-to-disconnect p50, ${REVOKE_CONNECTED} connected (ms)`, "revokeP50", "-"],
       [`revocation-to-disconnect p99, ${REVOKE_CONNECTED} connected (ms)`, "revokeP99", "≤ 100 ms", (g) => g <= 100],
     ];
-    const lines = ["| metric | gateway | mosquitto | ratio (gw/mq) | target | met? |", "|---|---:|---:|---:|---|---|"];
+    const refHead = refs.map((b) => ` ${b.name} |`).join("");
+    const lines = [`| metric | gateway | mosquitto | ratio (gw/mq) | target | met? |${refHead}`, `|---|---:|---:|---:|---|---|${refs.map(() => "---:|").join("")}`];
     for (const [label, key, target, met] of rows) {
       const v = R[key];
       if (!v) continue;
       const [g, m] = v;
       const ratio = typeof g === "number" && typeof m === "number" && m !== 0 ? (g / m).toFixed(2) : typeof g === "string" && typeof m === "string" && Number(m) !== 0 ? (Number(g) / Number(m)).toFixed(2) : "-";
       const ok = met ? (met(Number(g), Number(m)) ? "yes" : "NO") : "";
-      lines.push(`| ${label} | ${fmt(g)} | ${fmt(m)} | ${ratio} | ${target} | ${ok} |`);
+      const refCells = refs.map((_, i) => ` ${fmt(v[2 + i])} |`).join("");
+      lines.push(`| ${label} | ${fmt(g)} | ${fmt(m)} | ${ratio} | ${target} | ${ok} |${refCells}`);
     }
     console.log(lines.join("\n"));
     console.log("\n" + notes.map((n) => `- ${n}`).join("\n"));

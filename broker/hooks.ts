@@ -1,5 +1,6 @@
 import type { AedesOptions, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
 import type { Store } from "../db/store.js";
+import type { CertStanding } from "../db/types.js";
 import type { Limits } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
@@ -13,6 +14,8 @@ import type { Sessions, ClientState } from "./sessions.js";
 
 export interface HookContext {
   readonly store: Store;
+  /** The registry standing of a certificate serial (standing-cache.ts in front of SQLite). */
+  readonly standing: (serial: string) => CertStanding | undefined;
   readonly clock: () => number;
   readonly log: Logger;
   readonly throttle: LogThrottle;
@@ -81,7 +84,8 @@ export function createHooks(ctx: HookContext): Hooks {
       if (id.role !== "device" && ctx.store.devices.get(client.id)) {
         return refuse(client, st, { ok: false, code: "FG_MQTT_CLIENTID_MISMATCH", reason: `clientId ${JSON.stringify(client.id)} is a device id` }, callback);
       }
-      const reg = registryRefusal(id, ctx.store.certificates.standing(id.serial));
+      // Checked on every CONNECT, resumed TLS sessions included (a ticket outlives a revocation).
+      const reg = registryRefusal(id, ctx.standing(id.serial));
       if (reg) return refuse(client, st, reg, callback);
       const acl = aclFor(id);
       const will = st.willTopic === undefined ? undefined : acl.publish(st.willTopic);

@@ -30,6 +30,8 @@ export class RevocationFollower {
     private readonly d: { store: Store; events: GatewayEvents; log: Logger },
     private readonly onRevoked: (n: RevocationNotice) => void,
     private readonly intervalMs = 100,
+    /** Told when the log becomes unreadable (false) and readable again (true): caches keyed on it must not be trusted meanwhile. */
+    private readonly onHealth: (readable: boolean) => void = () => {},
   ) {}
 
   start(): void {
@@ -44,10 +46,16 @@ export class RevocationFollower {
     let entries;
     try {
       entries = this.d.store.revocations.since(this.seq);
-      if (this.failing) this.d.log.info("revocation log readable again");
+      if (this.failing) {
+        this.d.log.info("revocation log readable again");
+        this.onHealth(true);
+      }
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.d.log.error({ err, code: "FG_INTERNAL" }, "cannot read the revocation log; retrying every tick");
+      if (!this.failing) {
+        this.d.log.error({ err, code: "FG_INTERNAL" }, "cannot read the revocation log; retrying every tick");
+        this.onHealth(false);
+      }
       this.failing = true;
       return;
     }

@@ -14,6 +14,7 @@ import { PeerCertCache } from "./peer-cert.js";
 import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
+import { StandingCache } from "./standing-cache.js";
 
 export interface BrokerHandle {
   readonly port: number;
@@ -46,10 +47,11 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   const sessions = new Sessions();
   const presence = new Presence(d, (id) => sessions.hasDevice(id));
   const drops = new WeakSet<object>();
+  const standing = new StandingCache((serial) => d.store.certificates.standing(serial));
   let closing = false;
 
   const broker = new Aedes({
-    ...createHooks({ store: d.store, clock, log, throttle, metrics, limits, sessions, presence, drops, closing: () => closing }),
+    ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, closing: () => closing }),
     drainTimeout: DRAIN_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
@@ -170,6 +172,8 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
 
   function enforce(n: RevocationNotice): void {
     if (n.source === "log") metrics.revocations.inc();
+    // First the cache, then the sessions: a CONNECT admitted before this point is a live session closed below.
+    standing.forget(n);
     const targets = new Set<Client>(n.deviceId ? sessions.ofDevice(n.deviceId) : []);
     for (const s of n.serials) for (const c of sessions.ofSerial(s)) targets.add(c);
     for (const c of targets) {
@@ -181,8 +185,11 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       c.close();
     }
   }
-  const follower = new RevocationFollower(d, enforce);
+  const follower = new RevocationFollower(d, enforce, undefined, (readable) => standing.clear(readable));
 
+  // Follow the revocation log from before the first CONNECT can be admitted, so no
+  // revocation falls between the log head and a certificate entering the cache.
+  follower.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.mqttsPort, config.host, () => {
@@ -191,7 +198,6 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     });
   });
   server.on("error", (err) => log.error({ err, code: "FG_INTERNAL" }, "MQTT listener error"));
-  follower.start();
   presence.start();
   const port = (server.address() as { port: number }).port;
 

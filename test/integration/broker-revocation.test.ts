@@ -108,6 +108,11 @@ test("revoking one service certificate (log entry without device) closes that se
   }
   assert.ok(b.connected);
   b.end(true);
+  // The certificate was admitted (and cached) before; the log entry must have dropped it.
+  const again = await attempt(g, bad, "svc-r");
+  assert.deepEqual(again.kind === "connack" ? again.code : again.kind, 5);
+  const still = await attempt(g, good, "svc-k");
+  assert.deepEqual(still.kind === "connack" ? still.code : still.kind, 0);
 });
 
 test("online and last seen are kept for `devices list`, written in batches", async () => {
