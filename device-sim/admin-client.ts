@@ -24,6 +24,11 @@ export class AdminApi {
     return this.request("POST", `/api/v1/devices/${encodeURIComponent(deviceId)}/revoke`, JSON.stringify({ reason }));
   }
 
+  /** GET /api/v1/devices/:id (a 404 is an answer too). */
+  device(deviceId: string): Promise<AdminReply> {
+    return this.request("GET", `/api/v1/devices/${encodeURIComponent(deviceId)}`);
+  }
+
   close(): void {
     this.agent.destroy();
   }

@@ -105,25 +105,41 @@ export async function idleRss(b: Broker, ca: string, creds: Cred[], sizes: numbe
 }
 
 /**
- * Revokes `k` of `connected` live devices through the admin API (CONTRACT §6,
- * admin certificate) all at once, and times from when each request was written
- * to when that device's socket closed (the bench's own clock for both ends).
+ * Revocation-to-disconnect with `connected` live devices: `k` devices are revoked
+ * through the admin API (CONTRACT §6, admin certificate) one every `spacingMs`
+ * (independent revocations, the figure), then `k` more all at once (a burst,
+ * which queues behind itself). Each is timed from when its request was written
+ * to when that device's socket closed, and to when the API answered. The admin
+ * agent's TLS connections are opened first, so no handshake is in the figure.
  */
-export async function revokeDrill(baseUrl: string, p: PkiPaths, ca: string, conns: MqttClient[], connected: number, k: number) {
+export async function revokeDrill(baseUrl: string, p: PkiPaths, ca: string, conns: MqttClient[], connected: number, k: number, spacingMs = 20) {
   await pool(conns.length - connected, 200, (i) => conns[connected + i]!.endAsync());
-  const victims = conns.slice(connected - k, connected);
-  const closedAt = new Map<MqttClient, number>();
+  const live = conns.slice(0, connected);
   let bystandersClosed = 0;
-  for (const cl of conns.slice(0, connected - k)) cl.once("close", () => bystandersClosed++);
-  const waits = victims.map((cl) => new Promise<void>((r) => cl.once("close", () => { closedAt.set(cl, performance.now()); r(); })));
+  const victimSet = new Set(live.slice(connected - 2 * k));
+  for (const cl of live) if (!victimSet.has(cl)) cl.once("close", () => bystandersClosed++);
   const admin = new AdminApi(baseUrl, { certPem: fs.readFileSync(p.adminCert, "utf8"), keyPem: fs.readFileSync(p.adminKey, "utf8") }, ca, () => performance.now());
-  try {
-    const replies = await Promise.all(victims.map((cl) => admin.revoke(cl.options.clientId!)));
+  const round = async (victims: MqttClient[], spacing: number) => {
+    const closedAt = new Map<MqttClient, number>();
+    const waits = victims.map((cl) => new Promise<void>((r) => cl.once("close", () => { closedAt.set(cl, performance.now()); r(); })));
+    const replies = await Promise.all(victims.map(async (cl, i) => {
+      if (spacing) await sleep(i * spacing);
+      const r = await admin.revoke(cl.options.clientId!);
+      return { ...r, repliedAt: performance.now() };
+    }));
     const bad = replies.filter((r) => r.status !== 200);
     if (bad.length) throw new Error(`revoke: ${bad.length} refused, e.g. ${bad[0]!.status} ${bad[0]!.body}`);
     await Promise.race([Promise.all(waits), sleep(5000)]);
     const lat = victims.map((cl, i) => (closedAt.get(cl) ?? Infinity) - replies[i]!.sentAt);
-    return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat), closed: closedAt.size, bystandersClosed };
+    const api = replies.map((r) => r.repliedAt - r.sentAt);
+    return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat), apiP50: percentile(api, 50), apiP99: percentile(api, 99), closed: closedAt.size };
+  };
+  try {
+    // Warm: as many keep-alive connections as the agent will use, each with a full mTLS handshake done.
+    await Promise.all(Array.from({ length: 16 }, () => admin.device("warm-up")));
+    const spaced = await round(live.slice(connected - 2 * k, connected - k), spacingMs);
+    const burst = await round(live.slice(connected - k), 0);
+    return { spaced, burst, bystandersClosed };
   } finally {
     admin.close();
   }
