@@ -154,6 +154,7 @@ export function createHooks(ctx: HookContext): Hooks {
         return callback(null, null);
       }
       if (!subs.includes(sub.topic)) subs.push(sub.topic);
+      if (sub.topic.startsWith("$SYS")) sessions.watchSys(st);
       callback(null, sub);
     },
 

@@ -15,6 +15,7 @@ import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 import { StandingCache } from "./standing-cache.js";
+import { muteSysAnnouncements } from "./sys-announce.js";
 
 export interface BrokerHandle {
   readonly port: number;
@@ -67,6 +68,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       throttle.warn("overload", { code: "FG_MQTT_OVERLOADED", maxBacklog: MAX_ROUTING_BACKLOG }, "router backlog full; shedding QoS 0 publishes");
     },
   });
+  muteSysAnnouncements(broker, () => sessions.sysWatchers > 0);
   broker.on("connackSent", (packet, client) => {
     const st = sessions.get(client);
     if (st && packet.returnCode === 0) metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);

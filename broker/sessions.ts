@@ -28,6 +28,8 @@ export class ClientState {
   revoked = false;
   /** Indexed as a live authenticated session. */
   registered = false;
+  /** Was granted a `$SYS` filter (counted in Sessions.sysWatchers until it closes). */
+  watchesSys = false;
 
   constructor(
     readonly socket: TLSSocket,
@@ -52,6 +54,7 @@ export class Sessions {
   private readonly byDevice = new Map<string, Entry>();
   private readonly bySerial = new Map<string, Entry>();
   private live = 0;
+  private sys = 0;
 
   attach(client: Client, st: ClientState): void {
     (client as unknown as Tagged)[STATE] = st;
@@ -64,6 +67,17 @@ export class Sessions {
 
   get count(): number {
     return this.live;
+  }
+
+  /** Live sessions that were granted a `$SYS` filter (sys-announce.ts). */
+  get sysWatchers(): number {
+    return this.sys;
+  }
+
+  watchSys(st: ClientState): void {
+    if (st.watchesSys || !st.registered) return;
+    st.watchesSys = true;
+    this.sys++;
   }
 
   register(client: Client, st: ClientState): void {
@@ -79,6 +93,10 @@ export class Sessions {
     if (!st.registered) return false;
     st.registered = false;
     this.live--;
+    if (st.watchesSys) {
+      st.watchesSys = false;
+      this.sys--;
+    }
     const id = st.identity!;
     remove(this.bySerial, id.serial, client);
     return id.role === "device" && remove(this.byDevice, id.name, client);

@@ -96,10 +96,19 @@ test("each forbidden filter is refused with SUBACK 0x80, allowed ones are grante
 test("an admin subscribed to $SYS receives the broker's $SYS messages", async () => {
   const a = track(await connect(g, ops, "ops-sys"));
   const box = inbox(a);
-  await granted(a, ["$SYS/+/new/clients"]);
+  await granted(a, ["$SYS/+/new/clients", "$SYS/+/disconnect/clients"]);
   const dev = track(await connect(g, d2, "d2"));
   await box.waitFor((x) => x.topic.endsWith("/new/clients") && x.payload === "d2");
-  dev.end(true);
+  await dev.endAsync();
+  await box.waitFor((x) => x.topic.endsWith("/disconnect/clients") && x.payload === "d2");
+  await a.endAsync();
+  // The announcements are skipped while no session watches $SYS (sys-announce.ts);
+  // a new watcher gets them again.
+  const b = track(await connect(g, ops, "ops-sys2"));
+  const box2 = inbox(b);
+  await granted(b, ["$SYS/+/new/clients"]);
+  track(await connect(g, d2, "d2"));
+  await box2.waitFor((x) => x.topic.endsWith("/new/clients") && x.payload === "d2");
 });
 
 test("the subscription limit refuses filters beyond --max-subscriptions", async () => {
