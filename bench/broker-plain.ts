@@ -2,12 +2,15 @@
  * The baseline for bench/broker.ts: plain aedes 1.2.0 over node:tls with the
  * gateway's own server certificate and CAs (requestCert + rejectUnauthorized,
  * like the gateway) but no hooks: no identity, ACL, revocation or limits.
- * Run as a child process: `node dist/bench/broker-plain.js <dataDir>`; prints {"port":n}.
+ * Run as a child process: `node dist/bench/broker-plain.js <dataDir> [aedes module path]`; prints {"port":n}.
  */
 import fs from "node:fs";
 import path from "node:path";
 import tls from "node:tls";
-import { Aedes } from "aedes";
+import type { Aedes as AedesClass } from "aedes";
+
+// An optional second argument loads aedes from another path (bench/aedes-patch.ts: a patched copy).
+const { Aedes } = (await import(process.argv[3] ?? "aedes")) as { Aedes: typeof AedesClass };
 
 // The CONTRACT §2 layout, spelled out so this baseline loads nothing of the gateway.
 const pki = (f: string) => fs.readFileSync(path.join(process.argv[2]!, "pki", f));
