@@ -93,10 +93,22 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
   });
+  // A keep-alive connection (the admin API, a renewing device) keeps its peer: classify it
+  // once per certificate, not per request (reading the certificate costs ~0.25 ms). Keyed
+  // by the certificate's fingerprint too, so a TLS 1.2 renegotiation cannot reuse a verdict.
+  const peers = new WeakMap<TLSSocket, { fp: string; peer: HttpsPeer }>();
+  const peerOf = (socket: TLSSocket): HttpsPeer => {
+    const fp = socket.getPeerX509Certificate()?.fingerprint256 ?? "";
+    const hit = peers.get(socket);
+    if (hit && hit.fp === fp && socket.authorized) return hit.peer;
+    const peer = classifyPeer(socket, anchors);
+    peers.set(socket, { fp, peer });
+    return peer;
+  };
   const ctx: HttpsContext = {
     ...d,
     crl: new CrlService({ store: d.store, issuer: d.ca.issuer, clock: d.clock }),
-    peer: (req) => classifyPeer(req.raw.socket as TLSSocket, anchors),
+    peer: (req) => peerOf(req.raw.socket as TLSSocket),
   };
 
   app.setErrorHandler((error: FastifyError, req, reply) => {
