@@ -45,11 +45,15 @@ export class AdminApi {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), sentAt }));
+        // 'finish' can come after the answer when the gateway answers within the same tick
+        // as the write completes; then the time end() was called stands in (the socket was free).
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), sentAt: Number.isNaN(sentAt) ? endedAt : sentAt }));
       });
+      let endedAt = NaN;
       req.on("finish", () => (sentAt = this.clock()));
       req.on("timeout", () => req.destroy(new Error(`admin API ${method} ${path}: no answer within ${this.timeoutMs} ms`)));
       req.on("error", reject);
+      endedAt = this.clock();
       req.end(body);
     });
   }
