@@ -1,10 +1,11 @@
 /**
- * `npm run bench:aedes-patch` (issue 7): what bench/patches/aedes-1.2.0-connect-without-pipeline.patch
- * (proposed upstream, not applied to fleetgate's node_modules) saves per mTLS
- * connect. Copies node_modules/aedes under dist/bench/, applies the patch there
- * with `git apply`, and drives three children AT THE SAME TIME with the same
- * MQTT.js connect-CONNACK-DISCONNECT cycles: plain aedes, plain aedes patched, and
- * the node:tls floor (bench/tls-floor.ts). Broker CPU from /proc (10 ms ticks).
+ * `npm run bench:aedes-patch` (issue 7): what the patches in bench/patches/
+ * (proposed upstream, not applied to fleetgate's node_modules) save per mTLS
+ * connect. Copies aedes (and mqtt-packet) under dist/bench/, applies the patches
+ * there with `git apply`, and drives four children AT THE SAME TIME with the same
+ * MQTT.js connect-CONNACK-DISCONNECT cycles: plain aedes, aedes patched, aedes and
+ * mqtt-packet patched, and the node:tls floor (bench/tls-floor.ts). Broker CPU
+ * from /proc (10 ms ticks).
  * Env: BENCH_CONNECTS (per round, default 400), BENCH_ROUNDS (default 7).
  */
 import "reflect-metadata";
@@ -24,16 +25,24 @@ import { median } from "./lib/util.js";
 const here = path.dirname(new URL(import.meta.url).pathname);
 const N = Number(process.env.BENCH_CONNECTS ?? 400);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const PATCH = path.resolve(here, "../../bench/patches/aedes-1.2.0-connect-without-pipeline.patch");
+const PATCHES = path.resolve(here, "../../bench/patches");
 
-/** A patched copy of aedes whose own imports (mqtt-packet, ...) still resolve to the project's node_modules. */
-function patchedAedes(): string {
-  const src = path.resolve(here, "../../node_modules/aedes");
-  const dst = path.join(here, "aedes-patched", "node_modules", "aedes");
-  fs.rmSync(path.join(here, "aedes-patched"), { recursive: true, force: true });
-  fs.cpSync(src, dst, { recursive: true });
-  execFileSync("git", ["apply", "-p1", PATCH], { cwd: dst, stdio: "inherit" });
-  return path.join(dst, "aedes.js");
+/**
+ * A copy of aedes (and, with `withParser`, of mqtt-packet beside it) with the
+ * patches applied. Dependencies the copies do not include (bl, mqemitter, ...)
+ * still resolve to the project's node_modules, up the directory tree.
+ */
+function patchedAedes(dirName: string, withParser: boolean): string {
+  const root = path.join(here, dirName, "node_modules");
+  fs.rmSync(path.join(here, dirName), { recursive: true, force: true });
+  const copy = (pkg: string, patch: string) => {
+    const dst = path.join(root, pkg);
+    fs.cpSync(path.resolve(here, "../../node_modules", pkg), dst, { recursive: true });
+    execFileSync("git", ["apply", "-p1", path.join(PATCHES, patch)], { cwd: dst, stdio: "inherit" });
+  };
+  copy("aedes", "aedes-1.2.0-connect-without-pipeline.patch");
+  if (withParser) copy("mqtt-packet", "mqtt-packet-9.0.2-parser-bufferlist.patch");
+  return path.join(root, "aedes", "aedes.js");
 }
 
 async function main() {
@@ -48,10 +57,11 @@ async function main() {
     });
     const ca = fs.readFileSync(dir.pki.paths.rootCert, "utf8");
     dir.store.close();
-    const patched = patchedAedes();
     const port = (j: Record<string, unknown>) => j.port as number;
-    brokers.push(await startChild("plain aedes 1.2.0", [path.join(here, "broker-plain.js"), dataDir], port));
-    brokers.push(await startChild("aedes 1.2.0 + patch", [path.join(here, "broker-plain.js"), dataDir, patched], port));
+    const plain = (name: string, ...aedes: string[]) => startChild(name, [path.join(here, "broker-plain.js"), dataDir, ...aedes], port);
+    brokers.push(await plain("plain aedes 1.2.0"));
+    brokers.push(await plain("+ aedes patch", patchedAedes("aedes-patched-1", false)));
+    brokers.push(await plain("+ aedes and mqtt-packet patches", patchedAedes("aedes-patched-2", true)));
     brokers.push(await startChild("node:tls floor", [path.join(here, "tls-floor.js"), dataDir], port));
     const targets = brokers.map((b) => ({ name: b.name, pid: b.pid, port: b.port }));
     await connectCosts(targets, ca, creds.slice(0, 50), 100, "TLSv1.3", false); // JIT warm-up
@@ -65,13 +75,13 @@ async function main() {
       process.stderr.write(`round ${r + 1}: ${c.map((x, i) => `${brokers[i]!.name} ${x.cpuUs.toFixed(0)} µs`).join(", ")}\n`);
     }
     const m = runs.map((xs) => median(xs));
-    const floor = m[2]!;
-    console.log("| broker (TLS 1.3 full mTLS connect + CONNACK + DISCONNECT) | CPU µs, median | over the floor (µs) |");
-    console.log("|---|---:|---:|");
-    brokers.forEach((b, i) => console.log(`| ${b.name} | ${m[i]!.toFixed(0)} | ${(m[i]! - floor).toFixed(0)} |`));
-    const saved = runs[0]!.map((x, i) => x - runs[1]![i]!);
-    console.log(`\nsaved by the patch per round (µs): ${saved.map((x) => x.toFixed(0)).join(", ")}; median ${median(saved).toFixed(0)} µs ` +
-      `(${((100 * median(saved)) / m[0]!).toFixed(1)} % of plain aedes, ${((100 * median(saved)) / (m[0]! - floor)).toFixed(1)} % of what aedes adds over the floor)`);
+    const floor = m[m.length - 1]!;
+    console.log("| broker (TLS 1.3 full mTLS connect + CONNACK + DISCONNECT) | CPU µs, median | over the floor (µs) | saved vs plain, median of per-round differences (µs) |");
+    console.log("|---|---:|---:|---:|");
+    brokers.forEach((b, i) => {
+      const saved = i === 0 || i === brokers.length - 1 ? "" : median(runs[0]!.map((x, r) => x - runs[i]![r]!)).toFixed(0);
+      console.log(`| ${b.name} | ${m[i]!.toFixed(0)} | ${(m[i]! - floor).toFixed(0)} | ${saved} |`);
+    });
     const model = /Model name:\s*(.*)/.exec(execSync("lscpu").toString())?.[1] ?? os.cpus()[0]?.model;
     console.log(`machine: ${model}, nproc ${os.cpus().length}, node ${process.version}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${new Date().toISOString()}; ${ROUNDS} rounds of ${N}`);
   } finally {
