@@ -4,7 +4,7 @@
  * pattern ACL; bench/lib/mosquitto.ts) on the same machine, in the same run, with
  * the same certificates and the simulator's MQTT.js connector as load generator.
  * Broker CPU is utime+stime of the broker process from /proc (10 ms ticks), RSS
- * from /proc/<pid>/status. Env overrides: BENCH_CONNECTS, BENCH_IDLE_SMALL,
+ * from /proc/<pid>/status. Env overrides: BENCH_CONNECTS, BENCH_CONNECT_ROUNDS, BENCH_IDLE_SMALL,
  * BENCH_IDLE_LARGE, BENCH_FANIN_SECONDS, BENCH_REVOKE_CONNECTED, BENCH_REVOKE_K,
  * BENCH_ONLY (comma list of connect,rss,fanin,revoke), BENCH_CPU_PROF (a directory:
  * the node brokers run with --cpu-prof there), BENCH_LADDER=0 (leave out the two
@@ -28,6 +28,7 @@ import { type Broker, type Cred, connectCosts, fanIn, idleRss, revokeDrill } fro
 
 const env = (k: string, d: number) => Number(process.env[k] ?? d);
 const CONNECTS = env("BENCH_CONNECTS", 300);
+const CONNECT_ROUNDS = env("BENCH_CONNECT_ROUNDS", 3);
 const IDLE_SMALL = env("BENCH_IDLE_SMALL", 2000);
 const IDLE_LARGE = env("BENCH_IDLE_LARGE", 10000);
 const FANIN_SECONDS = env("BENCH_FANIN_SECONDS", 5);
@@ -74,48 +75,41 @@ async function main() {
     fs.writeFileSync(path.join(mqDir, "server-chain.pem"), dir.pki.serverCertChainPem);
     dir.store.close();
 
-    const gw = await spawnGateway(["--data", dataDir, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0",
-      "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000", "--max-inflight", "100000"],
-    {}, 30_000, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []);
-    stops.push(() => gw.stop());
-    const mq = await startMosquitto({ dir: mqDir, caFile: path.join(mqDir, "cas.pem"), certFile: path.join(mqDir, "server-chain.pem"), keyFile: p.serverKey, services: ["svc"] });
-    stops.push(() => mq.stop());
-    const G: Broker = { name: "gateway", pid: gw.child.pid!, port: gw.ready.mqttsPort };
-    const M: Broker = { name: "mosquitto", pid: mq.child.pid!, port: mq.port };
-    const both = [G, M];
-    // The ladder: the same connect and idle figures for plain aedes (no hooks) and for
-    // node:tls with a hand-written CONNACK (no MQTT library), to show where the cost sits.
-    const refs: Broker[] = [];
-    if (LADDER && (ONLY.has("connect") || ONLY.has("rss"))) {
-      for (const [name, file] of [["plain aedes", "broker-plain.js"], ["node:tls floor", "tls-floor.js"]] as const) {
-        const c = await startChild(name, [path.join(here, file), dataDir], (j) => j.port as number, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${file}.cpuprofile`] : []);
-        stops.push(() => c.stop());
-        refs.push({ name, pid: c.pid, port: c.port });
+    /** Starts every broker on the same data dir; each phase group gets fresh processes (a heap grown by one phase would skew the next). */
+    const boot = async () => {
+      const procs: (() => Promise<unknown>)[] = [];
+      const gw = await spawnGateway(["--data", dataDir, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0",
+        "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000", "--max-inflight", "100000"],
+      {}, 30_000, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []);
+      procs.push(() => gw.stop());
+      const mq = await startMosquitto({ dir: mqDir, caFile: path.join(mqDir, "cas.pem"), certFile: path.join(mqDir, "server-chain.pem"), keyFile: p.serverKey, services: ["svc"] });
+      procs.push(() => mq.stop());
+      const G: Broker = { name: "gateway", pid: gw.child.pid!, port: gw.ready.mqttsPort };
+      const M: Broker = { name: "mosquitto", pid: mq.child.pid!, port: mq.port };
+      // The ladder: the same connect and idle figures for plain aedes (no hooks) and for
+      // node:tls with a hand-written CONNACK (no MQTT library), to show where the cost sits.
+      const refs: Broker[] = [];
+      if (LADDER && (ONLY.has("connect") || ONLY.has("rss"))) {
+        for (const [name, file] of [["plain aedes", "broker-plain.js"], ["node:tls floor", "tls-floor.js"]] as const) {
+          const c = await startChild(name, [path.join(here, file), dataDir], (j) => j.port as number, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`, `--cpu-prof-name=${file}.cpuprofile`] : []);
+          procs.push(() => c.stop());
+          refs.push({ name, pid: c.pid, port: c.port });
+        }
       }
-    }
-    const all = [...both, ...refs];
+      let stopped = false;
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        for (const s of procs.reverse()) await s().catch(() => {});
+      };
+      stops.push(stop);
+      return { G, M, refs, all: [G, M, ...refs], httpsPort: gw.ready.httpsPort, stop };
+    };
+    let bs = await boot();
+    const refs = bs.refs;
     const R: Record<string, (number | string)[]> = {};
     const notes: string[] = [];
 
-    if (ONLY.has("rss") || ONLY.has("revoke")) {
-      // Fresh processes first: a heap grown by earlier phases would absorb new connections.
-      // Without "rss", only the gateway connects, and only as many as the revocation drill needs.
-      const sizes = ONLY.has("rss") ? [IDLE_SMALL, IDLE_LARGE] : [REVOKE_CONNECTED];
-      for (const [i, b] of (ONLY.has("rss") ? all : [G]).entries()) {
-        process.stderr.write(`${b.name}: idle connections ${sizes.join(" then ")}...\n`);
-        const r = await idleRss(b, ca, devices, sizes, b === G && ONLY.has("revoke") ? async (conns) => {
-          process.stderr.write(`gateway: revocation drill, ${REVOKE_K} of ${REVOKE_CONNECTED} connected...\n`);
-          const d = await revokeDrill(`https://127.0.0.1:${gw.ready.httpsPort}`, p, ca, conns, REVOKE_CONNECTED, REVOKE_K);
-          R.revokeP99 = [d.spaced.p99, "n/a (CRL applies at next connect)"];
-          R.revokeP50 = [d.spaced.p50, "n/a"];
-          R.revokeBurstP99 = [d.burst.p99, "n/a"];
-          notes.push(`revocation, ${REVOKE_K} one every 20 ms: ${d.spaced.closed}/${REVOKE_K} disconnected, p50 ${d.spaced.p50.toFixed(1)} ms, p99 ${d.spaced.p99.toFixed(1)} ms, max ${d.spaced.max.toFixed(1)} ms; admin API answer p50 ${d.spaced.apiP50.toFixed(1)} ms, p99 ${d.spaced.apiP99.toFixed(1)} ms`);
-          notes.push(`revocation, ${REVOKE_K} at once: ${d.burst.closed}/${REVOKE_K} disconnected, p50 ${d.burst.p50.toFixed(1)} ms, p99 ${d.burst.p99.toFixed(1)} ms; admin API answer p50 ${d.burst.apiP50.toFixed(1)} ms, p99 ${d.burst.apiP99.toFixed(1)} ms`);
-          notes.push(`revocation: ${d.bystandersClosed} of ${REVOKE_CONNECTED - 2 * REVOKE_K} bystanders closed`);
-        } : undefined);
-        if (ONLY.has("rss")) for (const [k, n] of sizes.entries()) (R[`rss${n}`] ??= all.map(() => NaN))[i] = r[k]!;
-      }
-    }
     if (ONLY.has("connect")) {
       const variants = [
         { key: "full13", maxVersion: "TLSv1.3" as const, resume: false },
@@ -124,25 +118,49 @@ async function main() {
         { key: "resumed12", maxVersion: "TLSv1.2" as const, resume: true },
       ];
       // Connect phases use the last 400 certificates, never among the revoked ones (those are below REVOKE_CONNECTED).
-      await connectCosts(all, ca, devices.slice(nDevices - 450, nDevices - 400), 100, "TLSv1.3", false); // JIT warm-up
+      await connectCosts(bs.all, ca, devices.slice(nDevices - 450, nDevices - 400), 100, "TLSv1.3", false); // JIT warm-up
       const runs: Record<string, number[][]> = {};
-      for (let round = 0; round < 2; round++) {
+      for (let round = 0; round < CONNECT_ROUNDS; round++) {
         for (const v of variants) {
-          process.stderr.write(`connects ${v.key}, round ${round + 1} (both brokers at once)...\n`);
-          const c = await connectCosts(all, ca, devices.slice(nDevices - 400 + round * 200, nDevices - 200 + round * 200), CONNECTS, v.maxVersion, v.resume);
-          (runs[v.key] ??= all.map(() => [])).forEach((xs, i) => xs.push(c[i]!.cpuUs));
-          c.forEach((x, i) => { if (x.failed) notes.push(`${v.key} round ${round + 1}: ${all[i]!.name} refused ${x.failed}/${CONNECTS} connects (${x.error})`); });
-          if (v.resume) notes.push(`${v.key} round ${round + 1}: resumed ${c.map((x, i) => `${all[i]!.name} ${(x.resumedFraction * 100).toFixed(0)} %`).join(", ")}`);
+          process.stderr.write(`connects ${v.key}, round ${round + 1} (all brokers at once)...\n`);
+          const from = nDevices - 400 + (round % 2) * 200;
+          const c = await connectCosts(bs.all, ca, devices.slice(from, from + 200), CONNECTS, v.maxVersion, v.resume);
+          (runs[v.key] ??= bs.all.map(() => [])).forEach((xs, i) => xs.push(c[i]!.cpuUs));
+          c.forEach((x, i) => { if (x.failed) notes.push(`${v.key} round ${round + 1}: ${bs.all[i]!.name} refused ${x.failed}/${CONNECTS} connects (${x.error})`); });
+          if (v.resume) notes.push(`${v.key} round ${round + 1}: resumed ${c.map((x, i) => `${bs.all[i]!.name} ${(x.resumedFraction * 100).toFixed(0)} %`).join(", ")}`);
         }
       }
       for (const v of variants) R[v.key] = runs[v.key]!.map((xs) => median(xs));
+    }
+    if ((ONLY.has("rss") || ONLY.has("revoke")) && ONLY.has("connect")) {
+      await bs.stop();
+      bs = await boot();
+    }
+    if (ONLY.has("rss") || ONLY.has("revoke")) {
+      // Fresh processes first: a heap grown by earlier phases would absorb new connections.
+      // Without "rss", only the gateway connects, and only as many as the revocation drill needs.
+      const sizes = ONLY.has("rss") ? [IDLE_SMALL, IDLE_LARGE] : [REVOKE_CONNECTED];
+      for (const [i, b] of (ONLY.has("rss") ? bs.all : [bs.G]).entries()) {
+        process.stderr.write(`${b.name}: idle connections ${sizes.join(" then ")}...\n`);
+        const r = await idleRss(b, ca, devices, sizes, b === bs.G && ONLY.has("revoke") ? async (conns) => {
+          process.stderr.write(`gateway: revocation drill, ${REVOKE_K} of ${REVOKE_CONNECTED} connected...\n`);
+          const d = await revokeDrill(`https://127.0.0.1:${bs.httpsPort}`, p, ca, conns, REVOKE_CONNECTED, REVOKE_K);
+          R.revokeP99 = [d.spaced.p99, "n/a (CRL applies at next connect)"];
+          R.revokeP50 = [d.spaced.p50, "n/a"];
+          R.revokeBurstP99 = [d.burst.p99, "n/a"];
+          notes.push(`revocation, ${REVOKE_K} one every 20 ms: ${d.spaced.closed}/${REVOKE_K} disconnected, p50 ${d.spaced.p50.toFixed(1)} ms, p99 ${d.spaced.p99.toFixed(1)} ms, max ${d.spaced.max.toFixed(1)} ms; admin API answer p50 ${d.spaced.apiP50.toFixed(1)} ms, p99 ${d.spaced.apiP99.toFixed(1)} ms`);
+          notes.push(`revocation, ${REVOKE_K} at once: ${d.burst.closed}/${REVOKE_K} disconnected, p50 ${d.burst.p50.toFixed(1)} ms, p99 ${d.burst.p99.toFixed(1)} ms; admin API answer p50 ${d.burst.apiP50.toFixed(1)} ms, p99 ${d.burst.apiP99.toFixed(1)} ms`);
+          notes.push(`revocation: ${d.bystandersClosed} of ${REVOKE_CONNECTED - 2 * REVOKE_K} bystanders closed`);
+        } : undefined);
+        if (ONLY.has("rss")) for (const [k, n] of sizes.entries()) (R[`rss${n}`] ??= bs.all.map(() => NaN))[i] = r[k]!;
+      }
     }
     if (ONLY.has("fanin")) {
       for (const qos of [0, 1] as const) {
         // Throughput needs the machine: brokers take turns, best of two rounds.
         const best = [{ rate: 0, cpu: Infinity, p50: NaN, p99: NaN, loss: "" }, { rate: 0, cpu: Infinity, p50: NaN, p99: NaN, loss: "" }];
         for (let round = 0; round < 2; round++) {
-          for (const [i, b] of both.entries()) {
+          for (const [i, b] of [bs.G, bs.M].entries()) {
             process.stderr.write(`${b.name}: QoS ${qos} fan-in, round ${round + 1}...\n`);
             const f = await fanIn(b, ca, svc, devices.slice(0, 50), qos, FANIN_SECONDS);
             notes.push(`QoS ${qos} ${b.name} round ${round + 1}: ${f.msgsPerSec.toFixed(0)} msgs/s, ${f.cpuUsPerMsg.toFixed(1)} µs/msg, p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, received ${f.received}/${f.sent} sent`);
@@ -156,7 +174,7 @@ async function main() {
         R[`q${qos}loss`] = [best[0]!.loss, best[1]!.loss];
       }
     }
-    for (const b of all) notes.push(`${b.name} final: CPU ${(cpuMicros(b.pid) / 1e6).toFixed(1)} s, RSS ${rssKiB(b.pid)} KiB`);
+    for (const b of bs.all) notes.push(`${b.name} final: CPU ${(cpuMicros(b.pid) / 1e6).toFixed(1)} s, RSS ${rssKiB(b.pid)} KiB`);
     await cleanup();
     stops.length = 0;
 
