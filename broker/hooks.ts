@@ -43,6 +43,8 @@ function connectError(code: ErrorCode, reason: string) {
  */
 export function createHooks(ctx: HookContext): Hooks {
   const { sessions, metrics, limits, throttle } = ctx;
+  // The child for the common case, resolved once: inc({ result }) hashes its labels on every call.
+  const accepted = metrics.connects.labels({ result: "accepted" });
 
   function refuse(client: Client, st: ClientState | undefined, r: Refusal, callback: (e: never, ok: null) => void): void {
     metrics.connects.inc({ result: r.code });
@@ -97,7 +99,7 @@ export function createHooks(ctx: HookContext): Hooks {
       st.acl = acl;
       sessions.register(client, st);
       if (id.role === "device") ctx.presence.online(id.name, id.serial);
-      metrics.connects.inc({ result: "accepted" });
+      accepted.inc();
       metrics.connections.inc();
       ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
       callback(null, true);
