@@ -4,25 +4,16 @@
  * like the gateway) but no hooks: no identity, ACL, revocation or limits.
  * Run as a child process: `node dist/bench/broker-plain.js <dataDir> [aedes module path]`; prints {"port":n}.
  */
-import fs from "node:fs";
-import path from "node:path";
 import tls from "node:tls";
+import { gatewayTlsOptions } from "./lib/tls-server-options.js";
 import type { Aedes as AedesClass } from "aedes";
 
 // An optional second argument loads aedes from another path (bench/aedes-patch.ts: a patched copy).
 const { Aedes } = (await import(process.argv[3] ?? "aedes")) as { Aedes: typeof AedesClass };
 
 // The CONTRACT §2 layout, spelled out so this baseline loads nothing of the gateway.
-const pki = (f: string) => fs.readFileSync(path.join(process.argv[2]!, "pki", f));
 const broker = await Aedes.createBroker();
-const server = tls.createServer({
-  key: pki("server.key"),
-  cert: pki("server.pem"),
-  ca: [pki("ca.pem"), pki("issuing.pem")],
-  requestCert: true,
-  rejectUnauthorized: true,
-  minVersion: "TLSv1.2",
-}, broker.handle);
+const server = tls.createServer(gatewayTlsOptions(process.argv[2]!), broker.handle);
 server.listen(0, "127.0.0.1", () => {
   process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port }) + "\n");
 });

@@ -21,7 +21,7 @@ import "reflect-metadata";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
 import { resolveConfig } from "../config.js";
 import { openDataDir } from "../datadir.js";
@@ -29,6 +29,7 @@ import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { CLI, tmpDir } from "../test/helpers/gateway.js";
 import { median, pool, sleep } from "./lib/util.js";
+import { reap, startChild as startBrokerChild } from "./lib/child.js";
 
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 400);
@@ -92,8 +93,7 @@ async function fanIn(t: Target, ca: string, svc: Cred, devices: Cred[], rate?: n
   let received = 0;
   sub.on("message", () => received++);
   await sub.subscribeAsync("devices/+/telemetry", { qos: 1 });
-  const child = spawn(process.execPath, [WORKER], { stdio: ["pipe", "pipe", "inherit"] });
-  children.add(child);
+  const child = reap(spawn(process.execPath, [WORKER], { stdio: ["pipe", "pipe", "inherit"] }));
   child.stdin!.end(JSON.stringify({ url: t.url, ca, clients: devices, seconds: FANIN_SECONDS, qos: 1, payloadBytes: 64, window: WINDOW, rate }));
   const lines: Record<string, number>[] = [];
   child.stdout!.on("data", (d: Buffer) => { for (const l of d.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, number>); });
@@ -112,29 +112,10 @@ async function fanIn(t: Target, ca: string, svc: Cred, devices: Cred[], rate?: n
   return { msgsPerSec: delivered / secs, cpuUsPerMsg: (cpu / delivered) * 1e6, sent, received };
 }
 
-const children = new Set<ChildProcess>();
-// A failed run must not leave brokers behind on a shared machine.
-process.on("exit", () => { for (const c of children) c.kill("SIGKILL"); });
-
-/** Starts a broker child process and resolves with the JSON line that carries its port. */
+/** A broker child process (bench/lib/child.ts) addressed by URL. */
 async function startChild(name: string, args: string[], portOf: (j: Record<string, unknown>) => number | undefined): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, [...(PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []), ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
-    child.once("exit", (code) => reject(new Error(`${name} exited with ${code} before listening`)));
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      for (let i; (i = buf.indexOf("\n")) >= 0; buf = buf.slice(i + 1)) {
-        try {
-          const p = portOf(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-          if (p) resolve(p);
-        } catch { /* not JSON */ }
-      }
-    });
-  });
-  return { name, pid: child.pid!, url: `mqtts://127.0.0.1:${port}`, stop: async () => { child.kill("SIGTERM"); await new Promise((r) => child.once("exit", r)); } };
+  const c = await startBrokerChild(name, args, portOf, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []);
+  return { name, pid: c.pid, url: `mqtts://127.0.0.1:${c.port}`, stop: c.stop };
 }
 
 const startPlain = (dataDir: string) => startChild("plain aedes", [path.join(here, "broker-plain.js"), dataDir], (j) => j.port as number);

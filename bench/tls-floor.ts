@@ -6,20 +6,11 @@
  * can cost less. Run as a child process: `node dist/bench/tls-floor.js <dataDir>`;
  * prints {"port":n}.
  */
-import fs from "node:fs";
-import path from "node:path";
 import tls from "node:tls";
+import { gatewayTlsOptions } from "./lib/tls-server-options.js";
 
-const pki = (f: string) => fs.readFileSync(path.join(process.argv[2]!, "pki", f));
 const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
-const server = tls.createServer({
-  key: pki("server.key"),
-  cert: pki("server.pem"),
-  ca: [pki("ca.pem"), pki("issuing.pem")],
-  requestCert: true,
-  rejectUnauthorized: true,
-  minVersion: "TLSv1.2",
-}, (socket) => {
+const server = tls.createServer(gatewayTlsOptions(process.argv[2]!), (socket) => {
   // MQTT.js writes CONNECT and DISCONNECT each in one write; the first byte is the packet type.
   socket.on("data", (d: Buffer) => {
     if (d[0] === 0x10) socket.write(CONNACK);

@@ -20,6 +20,7 @@ import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";
 import { sleep } from "./lib/util.js";
+import { gatewayTlsOptions } from "./lib/tls-server-options.js";
 
 const N = Number(process.env.BENCH_CONNS ?? 2000);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 3000);
@@ -35,8 +36,7 @@ const VARIANTS: Record<string, { label: string; server: tls.TlsOptions; client: 
 /** One variant, in this (fresh) process: the server here, the clients in a child. */
 async function measure(dataDir: string, variant: string): Promise<void> {
   const v = VARIANTS[variant]!;
-  const pki = (f: string) => fs.readFileSync(path.join(dataDir, "pki", f));
-  const server = tls.createServer({ key: pki("server.key"), cert: pki("server.pem"), ca: [pki("ca.pem"), pki("issuing.pem")], requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2", ...v.server }, (s) => {
+  const server = tls.createServer({ ...gatewayTlsOptions(dataDir), ...v.server }, (s) => {
     s.on("error", () => s.destroy());
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
