@@ -22,6 +22,8 @@ import { issueDirect } from "../test/helpers/certs.js";
 import { spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { startMosquitto } from "./lib/mosquitto.js";
 import { startChild } from "./lib/child.js";
+import { CrlService } from "../enroll/crl-service.js";
+import { toPem } from "../enroll/der.js";
 import { cpuMicros, rssKiB } from "./lib/proc.js";
 import { sleep, median } from "./lib/util.js";
 import { type Broker, type Cred, connectCosts, fanIn, idleRss, revokeDrill } from "./lib/vs-phases.js";
@@ -73,6 +75,9 @@ async function main() {
     fs.writeFileSync(path.join(mqDir, "cas.pem"), fs.readFileSync(p.rootCert, "utf8") + fs.readFileSync(p.issuingCert, "utf8"));
     // The chain the gateway sends (leaf + issuing CA), so both brokers send the same bytes.
     fs.writeFileSync(path.join(mqDir, "server-chain.pem"), dir.pki.serverCertChainPem);
+    // Like the gateway, which refuses revoked certificates, Mosquitto checks a CRL (the gateway's own, from
+    // its issuing CA) at every handshake: the equivalent configuration. It applies at the next connect only.
+    fs.writeFileSync(path.join(mqDir, "crl.pem"), toPem(new CrlService({ store: dir.store, issuer: dir.ca.issuer, clock: Date.now }).current(), "X509 CRL"));
     dir.store.close();
 
     /** Starts every broker on the same data dir; each phase group gets fresh processes (a heap grown by one phase would skew the next). */
@@ -82,7 +87,7 @@ async function main() {
         "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000", "--max-inflight", "100000"],
       {}, 30_000, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []);
       procs.push(() => gw.stop());
-      const mq = await startMosquitto({ dir: mqDir, caFile: path.join(mqDir, "cas.pem"), certFile: path.join(mqDir, "server-chain.pem"), keyFile: p.serverKey, services: ["svc"] });
+      const mq = await startMosquitto({ dir: mqDir, caFile: path.join(mqDir, "cas.pem"), certFile: path.join(mqDir, "server-chain.pem"), keyFile: p.serverKey, crlFile: path.join(mqDir, "crl.pem"), services: ["svc"] });
       procs.push(() => mq.stop());
       const G: Broker = { name: "gateway", pid: gw.child.pid!, port: gw.ready.mqttsPort };
       const M: Broker = { name: "mosquitto", pid: mq.child.pid!, port: mq.port };
