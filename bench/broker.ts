@@ -29,6 +29,7 @@ import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { CLI, tmpDir } from "../test/helpers/gateway.js";
 import { median, pool, sleep } from "./lib/util.js";
+import { cpuMicros, rssKiB } from "./lib/proc.js";
 import { reap, startChild as startBrokerChild } from "./lib/child.js";
 
 const IDLE = Number(process.env.BENCH_IDLE ?? 2000);
@@ -46,17 +47,11 @@ const PROF = process.env.BENCH_CPU_PROF; // a directory: both brokers run with -
 const ONLY = process.env.BENCH_ONLY; // connect | rss | fanin, to run one figure while investigating
 const here = path.dirname(new URL(import.meta.url).pathname);
 const WORKER = path.join(here, "../test/integration/broker-flood-worker.js");
-const TICK = 100; // USER_HZ on Linux
 
 interface Cred { id: string; cert: string; key: string }
 interface Target { name: string; pid: number; url: string; stop(): Promise<void> }
 
-const cpuSeconds = (pid: number) => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / TICK; // fields 14 and 15: utime, stime
-};
-const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+const cpuSeconds = (pid: number) => cpuMicros(pid) / 1e6;
 
 function connectOne(url: string, ca: string, c: Cred): Promise<MqttClient> {
   return mqtt.connectAsync(url, { ca, cert: c.cert, key: c.key, clientId: c.id, reconnectPeriod: 0, keepalive: 300, connectTimeout: 60_000 });

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { CLI, spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { EstClient } from "../device-sim/est-client.js";
 import { buildCsr } from "../device-sim/csr.js";
+import { CLK_TCK, cpuMicros } from "./lib/proc.js";
 
 /**
  * `npm run bench:est`: N enrollments at concurrency C against a gateway child
@@ -30,14 +31,7 @@ const WARMUP = Number(values.warmup ?? 100);
 const ROUNDS = Number(values.rounds ?? 5);
 if (!(N > 0 && C > 0 && WARMUP >= 0 && ROUNDS >= 1 && ROUNDS <= N)) throw new Error("--n, --concurrency, --rounds (<= n) must be positive, --warmup >= 0");
 
-const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
-
-/** utime + stime of a process, ms (proc(5): fields 14 and 15, counted after the parenthesised comm). */
-function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) * TICK_MS;
-}
+const cpuMs = (pid: number) => cpuMicros(pid) / 1000;
 
 async function pool(count: number, concurrency: number, job: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
@@ -106,7 +100,7 @@ async function main() {
     const ratios = rounds.map((r) => (per(r.enroll) - per(r.bare)) / per(r.bare)).sort((a, b) => a - b);
     const lines = [
       `EST benchmark: ${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? "?"})`,
-      `N=${N} concurrency=${C} warmup=${WARMUP} rounds=${ROUNDS}, new TLS connection per request (agent: false), gateway pid ${pid}, CPU from /proc (tick ${TICK_MS} ms), idle ${idleMsPerS.toFixed(0)} ms CPU/s`,
+      `N=${N} concurrency=${C} warmup=${WARMUP} rounds=${ROUNDS}, new TLS connection per request (agent: false), gateway pid ${pid}, CPU from /proc (tick ${1000 / CLK_TCK} ms), idle ${idleMsPerS.toFixed(0)} ms CPU/s`,
       ...[bare, enroll].map((p) =>
         `${p.label.padEnd(26)} ${(p.count / p.seconds).toFixed(1).padStart(8)} req/s  gateway CPU ${per(p).toFixed(3)} ms/req  (${p.cpuMs.toFixed(0)} ms over ${p.seconds.toFixed(2)} s, ${p.failures} failed)`),
       `EST work per enrollment (enroll CPU - bare-request CPU): ${estWork.toFixed(3)} ms; ratio to the bare request (handshake + HTTP): ${(estWork / per(bare)).toFixed(2)} (target <= 1)`,

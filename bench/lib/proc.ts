@@ -1,13 +1,17 @@
 import fs from "node:fs";
 import net from "node:net";
+import { execFileSync } from "node:child_process";
 
-/** CPU time (user + system) a process has used, in microseconds, from /proc/<pid>/stat (clock ticks of 10 ms). */
+/** Clock ticks per second of /proc/<pid>/stat's times (sysconf(_SC_CLK_TCK); 100 on Linux in practice). */
+export const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** CPU time (user + system) a process has used, in microseconds, from /proc/<pid>/stat (whole clock ticks). */
 export function cpuMicros(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may contain spaces) start after the last ')'.
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-  return (ticks * 1e6) / 100;
+  return (ticks * 1e6) / CLK_TCK;
 }
 
 /** Resident set size in KiB, from /proc/<pid>/status. */
