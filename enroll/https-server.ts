@@ -98,10 +98,11 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   // by the certificate's fingerprint too, so a TLS 1.2 renegotiation cannot reuse a verdict.
   const peers = new WeakMap<TLSSocket, { fp: string; peer: HttpsPeer }>();
   const peerOf = (socket: TLSSocket): HttpsPeer => {
-    const fp = socket.getPeerX509Certificate()?.fingerprint256 ?? "";
+    const x = socket.getPeerX509Certificate();
+    const fp = x?.fingerprint256 ?? "";
     const hit = peers.get(socket);
     if (hit && hit.fp === fp && socket.authorized) return hit.peer;
-    const peer = classifyPeer(socket, anchors);
+    const peer = classifyPeer(socket, anchors, x);
     peers.set(socket, { fp, peer });
     return peer;
   };

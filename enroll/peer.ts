@@ -25,10 +25,9 @@ export const fingerprint = (der: Uint8Array) => crypto.createHash("sha256").upda
 
 type PeerCert = ReturnType<TLSSocket["getPeerCertificate"]> & { issuerCertificate?: PeerCert };
 
-export function classifyPeer(socket: TLSSocket, anchors: TrustAnchors): HttpsPeer {
+export function classifyPeer(socket: TLSSocket, anchors: TrustAnchors, x = socket.getPeerX509Certificate()): HttpsPeer {
   // getPeerX509Certificate wraps what OpenSSL already parsed; getPeerCertificate(true)
   // converts the whole chain to JS objects (~0.5 ms), so it is used only for bootstrap chains.
-  const x = socket.getPeerX509Certificate();
   if (!x) return { kind: "none" };
   // OpenSSL verified the chain against our CA list (and checked validity dates and the clientAuth purpose).
   if (!socket.authorized) return { kind: "untrusted", reason: String(socket.authorizationError ?? "unverified") };
