@@ -1,8 +1,10 @@
+import fs from "node:fs";
 import path from "node:path";
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./log.js";
+import { GatewayError } from "./errors.js";
 import { openStore, type Store } from "./db/store.js";
-import { ensurePki, type LoadedPki } from "./enroll/pki.js";
+import { ensurePki, loadPki, missingPkiFiles, type LoadedPki } from "./enroll/pki.js";
 import { CertificateAuthority } from "./enroll/ca.js";
 import { ensureAdminCredential } from "./enroll/credentials.js";
 
@@ -12,32 +14,54 @@ export interface DataDir {
   readonly ca: CertificateAuthority;
 }
 
-/** Where device certificates say the CRL is (CONTRACT §6: GET /crl on the HTTPS port). */
+/** Where device certificates say the CRL is (README "Admin API": GET /crl on the HTTPS port). */
 export function crlUrlFor(config: GatewayConfig, port: number): string {
   const host = config.hostnames[0]!;
   return `https://${host.includes(":") ? `[${host}]` : host}:${port}/crl`;
 }
 
+const dbFile = (config: GatewayConfig) => path.join(config.dataDir, "gateway.db");
+
+function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, store: Store, crlUrl?: () => string): CertificateAuthority {
+  return new CertificateAuthority({
+    root: { certDer: pki.rootDer },
+    issuing: { certDer: pki.issuingDer, key: pki.issuingKey },
+    certDays: config.certDays,
+    clock,
+    crlUrl: crlUrl ?? (() => crlUrlFor(config, config.httpsPort)),
+  });
+}
+
 /**
- * Opens the data directory, creating the database, the PKI and the admin
- * credential on first use (CONTRACT §1/§2). Used by `gateway start` and by every
- * CLI command, so each works whether or not a gateway is running.
+ * Creates the data directory on first use (database, PKI, admin credential) and
+ * opens it afterwards. Only `gateway start` calls this: it is the one command
+ * allowed to create a data directory (README "Data directory").
  */
-export function openDataDir(config: GatewayConfig, log: Logger, clock: () => number, crlUrl?: () => string): DataDir {
+export function initDataDir(config: GatewayConfig, log: Logger, clock: () => number, crlUrl?: () => string): DataDir {
   const pki = ensurePki({ dataDir: config.dataDir, hostnames: config.hostnames, curve: config.caCurve, clock, log });
-  const store = openStore(path.join(config.dataDir, "gateway.db"), clock);
+  const store = openStore(dbFile(config), clock);
   try {
-    const ca = new CertificateAuthority({
-      root: { certDer: pki.rootDer },
-      issuing: { certDer: pki.issuingDer, key: pki.issuingKey },
-      certDays: config.certDays,
-      clock,
-      crlUrl: crlUrl ?? (() => crlUrlFor(config, config.httpsPort)),
-    });
+    const ca = withCa(config, clock, pki, store, crlUrl);
     if (ensureAdminCredential({ store, ca, clock }, pki.paths.adminDir)) log.info({ file: pki.paths.adminCert }, "created admin credential");
     return { store, pki, ca };
   } catch (e) {
     store.close();
     throw e;
   }
+}
+
+/**
+ * Opens an existing gateway data directory and creates nothing: every command
+ * but `start` uses it, so `gateway devices list --data ./typo` fails (exit 1)
+ * instead of minting a new root CA in ./typo.
+ */
+export function openDataDir(config: GatewayConfig, clock: () => number): DataDir {
+  const dir = path.resolve(config.dataDir);
+  const missing = [...missingPkiFiles(dir), ...(fs.existsSync(dbFile(config)) ? [] : [dbFile(config)])];
+  if (missing.length > 0) {
+    throw new GatewayError("FG_DATA_DIR_INVALID", `${dir} is not a gateway data directory (missing ${missing.map((f) => path.relative(dir, f)).join(", ")}); run "gateway start --data ${config.dataDir}" to create one`);
+  }
+  const pki = loadPki(dir);
+  const store = openStore(dbFile(config), clock);
+  return { store, pki, ca: withCa(config, clock, pki, store) };
 }

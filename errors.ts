@@ -57,6 +57,7 @@ export const ERRORS = {
   FG_MQTT_PROTOCOL: { status: 400, message: "MQTT protocol violation or malformed packet; connection closed" },
   FG_MQTT_SLOW_CONSUMER: { status: 503, message: "client reads too slowly; messages to it are dropped" },
   FG_MQTT_OVERLOADED: { status: 503, message: "router backlog over its bound; QoS 0 publishes are shed" },
+  FG_DATA_DIR_INVALID: { status: 500, message: "not a gateway data directory" },
   FG_INTERNAL: { status: 500, message: "internal error" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,7 +1,7 @@
 import type { GatewayConfig } from "./config.js";
 import type { Logger } from "./log.js";
 import { GatewayEvents, type Deps } from "./deps.js";
-import { crlUrlFor, openDataDir } from "./datadir.js";
+import { crlUrlFor, initDataDir } from "./datadir.js";
 import { createMetrics } from "./metrics.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { startHttps } from "./enroll/https-server.js";
@@ -24,7 +24,7 @@ const EXPIRY_WATCH_MS = 7 * 86_400_000;
  */
 export async function startGateway(config: GatewayConfig, log: Logger, clock: () => number = Date.now): Promise<RunningGateway> {
   let httpsPort = config.httpsPort;
-  const dir = openDataDir(config, log, clock, () => crlUrlFor(config, httpsPort));
+  const dir = initDataDir(config, log, clock, () => crlUrlFor(config, httpsPort));
   const deps: Deps = { config, store: dir.store, ca: dir.ca, log, clock, events: new GatewayEvents() };
   const metrics = createMetrics();
   const closers: (() => Promise<void>)[] = [];

@@ -14,7 +14,7 @@ import path from "node:path";
 import os from "node:os";
 import { execFileSync, execSync } from "node:child_process";
 import { resolveConfig } from "../config.js";
-import { openDataDir } from "../datadir.js";
+import { initDataDir } from "../datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";
@@ -50,7 +50,7 @@ async function main() {
   const brokers: ChildBroker[] = [];
   try {
     const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-    const dir = openDataDir(config, silentLogger(), Date.now);
+    const dir = initDataDir(config, silentLogger(), Date.now);
     const creds: Cred[] = Array.from({ length: 200 }, (_, i) => {
       const c = issueDirect({ ca: dir.ca, store: dir.store, config }, `d${i}`);
       return { id: `d${i}`, cert: c.certPem, key: c.keyPem };

@@ -17,7 +17,7 @@ import { spawn } from "node:child_process";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { resolveConfig } from "../config.js";
-import { openDataDir } from "../datadir.js";
+import { initDataDir } from "../datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";
@@ -27,7 +27,7 @@ const SECONDS = 12;
 const guard = process.argv.includes("--guard");
 const dataDir = tmpDir("fg-repro-");
 const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-const dir = openDataDir(config, silentLogger(), Date.now);
+const dir = initDataDir(config, silentLogger(), Date.now);
 const deps = { ca: dir.ca, store: dir.store, config };
 const ca = fs.readFileSync(dir.pki.paths.rootCert, "utf8");
 

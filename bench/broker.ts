@@ -24,7 +24,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
 import { resolveConfig } from "../config.js";
-import { openDataDir } from "../datadir.js";
+import { initDataDir } from "../datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { CLI, tmpDir } from "../test/helpers/gateway.js";
@@ -121,7 +121,7 @@ async function main() {
   const started = Date.now();
   const dataDir = tmpDir("fg-bench-");
   const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-  const dir = openDataDir(config, silentLogger(), Date.now);
+  const dir = initDataDir(config, silentLogger(), Date.now);
   const deps = { ca: dir.ca, store: dir.store, config };
   const ca = fs.readFileSync(dir.pki.paths.rootCert, "utf8");
   const count = Math.max(IDLE, 50 + ROUNDS * COLD, PUBLISHERS * 3);

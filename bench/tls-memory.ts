@@ -15,7 +15,7 @@ import tls from "node:tls";
 import crypto from "node:crypto";
 import { execFileSync, spawn } from "node:child_process";
 import { resolveConfig } from "../config.js";
-import { openDataDir } from "../datadir.js";
+import { initDataDir } from "../datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";
@@ -81,7 +81,7 @@ async function main() {
   const dataDir = tmpDir("fg-tlsmem-");
   try {
     const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-    const dir = openDataDir(config, silentLogger(), Date.now);
+    const dir = initDataDir(config, silentLogger(), Date.now);
     const creds = Array.from({ length: 50 }, (_, i) => {
       const c = issueDirect({ ca: dir.ca, store: dir.store, config }, `d${i}`);
       return { cert: c.certPem, key: c.keyPem };

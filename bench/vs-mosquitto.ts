@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { execSync } from "node:child_process";
 import { resolveConfig } from "../config.js";
-import { openDataDir } from "../datadir.js";
+import { initDataDir } from "../datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { spawnGateway, tmpDir } from "../test/helpers/gateway.js";
@@ -58,7 +58,7 @@ async function main() {
   process.once("SIGTERM", () => die(new Error("terminated")));
   try {
     const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-    const dir = openDataDir(config, silentLogger(), Date.now);
+    const dir = initDataDir(config, silentLogger(), Date.now);
     const deps = { ca: dir.ca, store: dir.store, config };
     const nDevices = Math.max(ONLY.has("rss") ? IDLE_LARGE : 0, ONLY.has("revoke") ? REVOKE_CONNECTED : 0, 100) + 450;
     process.stderr.write(`issuing ${nDevices} device certificates...\n`);

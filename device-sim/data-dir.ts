@@ -29,7 +29,7 @@ export class SimDataDir {
     const root = path.resolve(dir);
     const p = pkiPaths(root);
     if (!fs.existsSync(p.rootCert) || !fs.existsSync(path.join(root, "gateway.db"))) {
-      throw new GatewayError("FG_USAGE", `${root} is not a gateway data directory (no pki/ca.pem or gateway.db): start the gateway with --data ${dir} first`);
+      throw new GatewayError("FG_DATA_DIR_INVALID", `${root} is not a gateway data directory (no pki/ca.pem or gateway.db): start the gateway with --data ${dir} first`);
     }
     return new SimDataDir(root, openStore(path.join(root, "gateway.db"), clock), clock);
   }

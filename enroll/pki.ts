@@ -102,7 +102,6 @@ export function ensurePki(o: { dataDir: string; hostnames: readonly string[]; cu
     created = true;
     o.log.info({ rootSerial: rootCert.serial, issuingSerial: issuingCert.serial, curve: o.curve }, "created PKI");
   }
-  const rootDer = readCertDer(p.rootCert);
   const issuingDer = readCertDer(p.issuingCert);
   const issuingKey = crypto.createPrivateKey(fs.readFileSync(p.issuingKey));
   const why = serverNeedsRenewal(p, o.hostnames, issuingDer, now);
@@ -114,13 +113,31 @@ export function ensurePki(o: { dataDir: string; hostnames: readonly string[]; cu
     writePublicFile(p.serverCert, cert.pem + toPem(issuingDer, "CERTIFICATE"));
     o.log.info({ serial: cert.serial, hostnames: o.hostnames, reason: why }, "issued server certificate");
   }
+  return { ...readPki(p), created };
+}
+
+function readPki(p: PkiPaths): Omit<LoadedPki, "created"> {
   return {
     paths: p,
-    rootDer,
-    issuingDer,
-    issuingKey,
+    rootDer: readCertDer(p.rootCert),
+    issuingDer: readCertDer(p.issuingCert),
+    issuingKey: crypto.createPrivateKey(fs.readFileSync(p.issuingKey)),
     serverCertChainPem: fs.readFileSync(p.serverCert, "utf8"),
     serverKeyPem: fs.readFileSync(p.serverKey, "utf8"),
-    created,
   };
+}
+
+/** The files a data directory holds once `gateway start` has run in it. */
+export function missingPkiFiles(dataDir: string): string[] {
+  const p = pkiPaths(dataDir);
+  return [p.rootCert, p.issuingCert, p.issuingKey, p.serverCert, p.serverKey].filter((f) => !fs.existsSync(f));
+}
+
+/**
+ * Reads an existing PKI and writes nothing: no CA is created and the server
+ * certificate is not re-issued (that is `gateway start`'s job). The caller
+ * checks missingPkiFiles first, so a typo in --data never mints a new root.
+ */
+export function loadPki(dataDir: string): LoadedPki {
+  return { ...readPki(pkiPaths(dataDir)), created: false };
 }

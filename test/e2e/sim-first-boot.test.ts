@@ -9,7 +9,7 @@ import { foreignCa } from "../helpers/certs.js";
 import { EstClient } from "../../device-sim/est-client.js";
 import { runSim } from "../../device-sim/main.js";
 import { simOptionsFrom } from "../../device-sim/options.js";
-import { openDataDir } from "../../datadir.js";
+import { initDataDir } from "../../datadir.js";
 import { resolveConfig } from "../../config.js";
 import { silentLogger } from "../../log.js";
 
@@ -75,7 +75,7 @@ test("sim CLI: usage errors exit 2 with the reason on stderr; a gateway that is 
   const unknown = await simCli(["--frobnicate"]);
   assert.equal(unknown.code, 2);
   const noData = await simCli(["--data", tmpDir("fg-sim-empty-")]);
-  assert.equal(noData.code, 2);
+  assert.equal(noData.code, 1);
   assert.match(noData.stderr, /not a gateway data directory/);
   // Nothing listens there: every enrollment is refused at TCP level and retried until the boot phase times out.
   const port = await closedPort();
@@ -96,7 +96,7 @@ test("sim CLI: usage errors exit 2 with the reason on stderr; a gateway that is 
 
 test("sim: with no gateway listening, the run fails fast with a clear error and leaves nothing running", async () => {
   const dataDir = tmpDir("fg-sim-nogw-");
-  openDataDir(resolveConfig({ data: dataDir }, {}), silentLogger(), Date.now).store.close();
+  initDataDir(resolveConfig({ data: dataDir }, {}), silentLogger(), Date.now).store.close();
   const port = await closedPort();
   const opts = simOptionsFrom({ data: dataDir, devices: "2", est: `https://127.0.0.1:${port}`, mqtt: `mqtts://127.0.0.1:${port}` });
   const out: string[] = [];

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { resolveConfig, type GatewayConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
 import { startGateway, type RunningGateway } from "../../gateway.js";
+import { initDataDir } from "../../datadir.js";
 import { pkiPaths } from "../../enroll/pki.js";
 import { LogSink } from "./log-sink.js";
 
@@ -30,6 +31,16 @@ export interface TestGateway {
 /** Flags every test gateway uses: loopback only, ephemeral ports (never another address). */
 export function testFlags(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
   return { data: dataDir, host: "127.0.0.1", "https-port": "0", "mqtts-port": "0", "metrics-port": "0", "log-level": "debug", ...extra };
+}
+
+/**
+ * Creates a gateway data directory the way `gateway start` does (database, PKI,
+ * admin credential) without starting listeners, for tests that drive the CLI.
+ */
+export function initTestDataDir(dataDir = tmpDir()): string {
+  const config = resolveConfig(testFlags(dataDir), {});
+  initDataDir(config, createLogger({ level: "silent" }), Date.now).store.close();
+  return dataDir;
 }
 
 /** Starts a real gateway in this process on 127.0.0.1 with ports 0 and a fresh data dir. */

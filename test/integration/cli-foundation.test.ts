@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { CLI, spawnGateway, tmpDir } from "../helpers/gateway.js";
+import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../helpers/gateway.js";
 import { openStore } from "../../db/store.js";
 import { hashToken } from "../../enroll/tokens.js";
 
@@ -13,24 +13,54 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 
 const mode = (f: string) => fs.statSync(f).mode & 0o777;
 
-test("first use creates the data dir, PKI and admin credential with private modes; later uses reuse them", () => {
+test("gateway start creates the data dir, PKI and admin credential with private modes; CLI commands reuse them", async () => {
   const data = path.join(tmpDir(), "data");
-  const r1 = run(["token", "create", "dev-1", "--data", data]);
-  assert.equal(r1.status, 0, r1.stderr);
+  const g = await spawnGateway(["--data", data, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0"]);
+  assert.equal(await g.stop("SIGTERM"), 0);
   for (const f of ["gateway.db", "pki/ca.pem", "admin/admin.pem", "admin/admin.key", "pki/issuing.pem", "pki/server.pem"]) {
     assert.ok(fs.existsSync(path.join(data, f)), f);
   }
   for (const k of ["pki/ca.key", "pki/issuing.key", "pki/server.key", "admin/admin.key"]) assert.equal(mode(path.join(data, k)), 0o600, k);
   for (const d of ["", "pki", "admin"]) assert.equal(mode(path.join(data, d)), 0o700, d || "data dir");
-  const ca1 = fs.readFileSync(path.join(data, "pki/ca.pem"), "utf8");
-  const admin1 = fs.readFileSync(path.join(data, "admin/admin.pem"), "utf8");
+  const before = new Map(["pki/ca.pem", "pki/server.pem", "admin/admin.pem"].map((f) => [f, fs.readFileSync(path.join(data, f), "utf8")]));
+  // A CLI command with other --hostnames must not re-issue the server certificate: only start writes the PKI.
+  assert.equal(run(["token", "create", "dev-1", "--data", data, "--hostnames", "elsewhere.example"]).status, 0);
   assert.equal(run(["token", "create", "dev-2", "--data", data]).status, 0);
-  assert.equal(fs.readFileSync(path.join(data, "pki/ca.pem"), "utf8"), ca1, "root CA reused");
-  assert.equal(fs.readFileSync(path.join(data, "admin/admin.pem"), "utf8"), admin1, "admin credential reused");
+  for (const [f, pem] of before) assert.equal(fs.readFileSync(path.join(data, f), "utf8"), pem, `${f} reused`);
+});
+
+test("commands other than start refuse a directory that is not a gateway's with exit 1 and create nothing", () => {
+  const parent = tmpDir();
+  const missing = path.join(parent, "no", "such", "dir");
+  const empty = tmpDir();
+  // A half-made directory (database but no PKI) is refused too; nothing is added to it.
+  const halfMade = tmpDir();
+  fs.writeFileSync(path.join(halfMade, "gateway.db"), "");
+  for (const dir of [missing, empty, halfMade]) {
+    const listing = () => (fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).sort() : null);
+    const before = listing();
+    for (const args of [
+      ["devices", "list"],
+      ["devices", "list", "--json"],
+      ["devices", "revoke", "dev-1"],
+      ["token", "create", "dev-1"],
+      ["token", "create", "--count", "2", "--prefix", "p"],
+      ["cert", "issue", "--role", "service", "--name", "svc", "--out", path.join(parent, "out")],
+      ["sim", "--devices", "1"],
+    ]) {
+      const r = run([...args, "--data", dir]);
+      assert.equal(r.status, 1, `${args.join(" ")} on ${dir}: ${r.stderr}`);
+      assert.match(r.stderr, /not a gateway data directory/, args.join(" "));
+      assert.equal(r.stdout, "");
+      assert.deepEqual(listing(), before, `${args.join(" ")} created nothing in ${dir}`);
+    }
+  }
+  assert.equal(fs.existsSync(path.join(parent, "no")), false);
+  assert.equal(fs.existsSync(path.join(parent, "out")), false);
 });
 
 test("openssl verifies the admin, service and server certificates against pki/ca.pem", () => {
-  const data = tmpDir();
+  const data = initTestDataDir();
   const out = path.join(data, "svc");
   const r = run(["cert", "issue", "--role", "service", "--name", "backend", "--out", out, "--data", data]);
   assert.equal(r.status, 0, r.stderr);
@@ -53,7 +83,7 @@ test("openssl verifies the admin, service and server certificates against pki/ca
 });
 
 test("token create prints the token alone; --count prints CSV; only hashes are stored", () => {
-  const data = tmpDir();
+  const data = initTestDataDir();
   const one = run(["token", "create", "dev-a", "--ttl", "1h", "--data", data]);
   assert.equal(one.status, 0, one.stderr);
   assert.match(one.stdout, /^[A-Za-z0-9_-]{43}\n$/);
@@ -74,7 +104,7 @@ test("token create prints the token alone; --count prints CSV; only hashes are s
 });
 
 test("usage errors exit 2 with a message on stderr; every subcommand answers --help", () => {
-  const data = tmpDir();
+  const data = initTestDataDir();
   for (const args of [
     ["token", "create", "bad id!", "--data", data],
     ["token", "create", "dev", "--ttl", "soon", "--data", data],
@@ -99,8 +129,7 @@ test("usage errors exit 2 with a message on stderr; every subcommand answers --h
 });
 
 test("devices list --json and revoke work on the data dir; revoking an unknown device fails with 1", () => {
-  const data = tmpDir();
-  assert.equal(run(["token", "create", "x", "--data", data]).status, 0);
+  const data = initTestDataDir();
   const store = openStore(path.join(data, "gateway.db"));
   const now = Date.now();
   store.devices.ensure("dev-9", now);
