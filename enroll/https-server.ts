@@ -13,7 +13,7 @@ import { fromPemAll } from "./der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";
 import { authorizeAdmin } from "./admin-api/auth.js";
-import { installRouteAccess, type RouteAccess } from "./http/route-access.js";
+import { installRouteAccess, type RegisteredRoute, type RouteAccess } from "./http/route-access.js";
 import { checkRequestTarget } from "./http/request-target.js";
 import { CanonicalHeaderResponse } from "./http/header-case.js";
 
@@ -112,7 +112,7 @@ function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
  * for a client certificate but does not require one: initial enrollment has
  * none, and each route decides from the classified peer.
  */
-export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; close: () => Promise<void> }> {
+export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
   const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: new Set(bootstrap.map(fingerprint)) };
   const app = Fastify({
@@ -185,5 +185,5 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   await app.listen({ port: d.config.httpsPort, host: d.config.host });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : d.config.httpsPort;
-  return { app, port, close: () => app.close() };
+  return { app, port, routes: access.registered, close: () => app.close() };
 }

@@ -17,7 +17,11 @@ export interface RouteAccess {
   refuseOtherMethods(): void;
   /** The methods a path pattern serves and its policy, for the not-found fallback. */
   readonly served: ReadonlyMap<string, { auth: RouteAuth; methods: ReadonlySet<string> }>;
+  /** Every route registered, the 405 answers included, with the policy it got. */
+  readonly registered: readonly RegisteredRoute[];
 }
+
+export interface RegisteredRoute { readonly method: string; readonly url: string; readonly auth: RouteAuth }
 
 /**
  * Attaches authorization to routes themselves, in one place: every route
@@ -32,6 +36,7 @@ export function installRouteAccess(app: FastifyInstance, authorizeAdmin: (req: F
   const adminCheck: onRequestHookHandler = async (req) => authorizeAdmin(req);
   const served = new Map<string, { auth: RouteAuth; methods: Set<string> }>();
   let refusing = false;
+  const registered: RegisteredRoute[] = [];
 
   app.addHook("onRequest", async (req) => {
     const v = checkRequestTarget(req.raw.url ?? "");
@@ -43,6 +48,7 @@ export function installRouteAccess(app: FastifyInstance, authorizeAdmin: (req: F
     const auth = routePolicy(r.url, declared);
     r.config = { ...(r.config as object), auth } as RouteOptions["config"];
     if (auth === "admin") r.onRequest = [adminCheck, ...asArray(r.onRequest)];
+    for (const m of asArray(r.method)) registered.push({ method: m.toUpperCase(), url: r.url, auth });
     if (refusing) return;
     const entry = served.get(r.url) ?? { auth, methods: new Set<string>() };
     for (const m of asArray(r.method)) entry.methods.add(m.toUpperCase());
@@ -51,6 +57,7 @@ export function installRouteAccess(app: FastifyInstance, authorizeAdmin: (req: F
 
   return {
     served,
+    registered,
     refuseOtherMethods() {
       refusing = true;
       for (const [url, { auth, methods }] of [...served]) {
