@@ -74,10 +74,8 @@ export function enrollOrReplay(d: EnrollDeps, auth: Authorization, check: Creden
   const admitted = admitCsr(csr.facts, check.deviceId);
   const cert = admitted.ok ? pickByKey(check.replay, csr.publicKey) : undefined;
   if (!cert) {
-    if (spentToken) {
-      if (!admitted.ok) throw new GatewayError(admitted.code, admitted.reason);
-      throw new GatewayError("FG_TOKEN_INVALID");
-    }
+    // A spent token answers every other request exactly as before: nothing tells it apart from a wrong token.
+    if (spentToken) throw new GatewayError("FG_TOKEN_INVALID");
     return enrollChecked(d, auth, check.deviceId, csrDer, csr);
   }
   const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
