@@ -67,8 +67,21 @@ export function checkCredentialOrReplay(store: Store, auth: Authorization, now: 
  * key. A spent token whose CSR carries another key is refused as before (401).
  */
 export function enrollOrReplay(d: EnrollDeps, auth: Authorization, check: CredentialCheck, csrDer: Uint8Array): Enrolled {
-  if (!check.replay) return enrollChecked(d, auth, check.deviceId, csrDer);
-  const csr = parseCsr(csrDer);
+  if (!check.replay) {
+    try {
+      return enrollChecked(d, auth, check.deviceId, csrDer);
+    } catch (e) {
+      // A concurrent duplicate: the same request spent the token after this one's check (it waited
+      // for its body). It is a retry like any other, answered with the certificate that request got.
+      const replay = auth.kind === "token" && e instanceof GatewayError && e.code === "FG_TOKEN_INVALID" ? tokenReplay(d.store, auth, d.clock()) : undefined;
+      if (!replay) throw e;
+      return replayOrRefuse(d, auth, { deviceId: replay.deviceId, replay }, parseCsr(csrDer), csrDer);
+    }
+  }
+  return replayOrRefuse(d, auth, { deviceId: check.deviceId, replay: check.replay }, parseCsr(csrDer), csrDer);
+}
+
+function replayOrRefuse(d: EnrollDeps, auth: Authorization, check: CredentialCheck & { replay: ReplayCandidate }, csr: ParsedCsr, csrDer: Uint8Array): Enrolled {
   // For a token, a replay candidate exists only once the token is spent (checkCredentialOrReplay).
   const spentToken = auth.kind === "token";
   const admitted = admitCsr(csr.facts, check.deviceId);

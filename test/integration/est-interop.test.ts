@@ -120,6 +120,14 @@ describe("a retried enrollment gets the certificate already issued", () => {
     assert.equal(store().tokens.get(hashToken(tok))?.issuedSerial, serialOf(first));
   });
 
+  test("token: concurrent duplicates of one request all get the one certificate", async () => {
+    const tok = token(t, "dev-retry6");
+    const k = csrFor("dev-retry6");
+    const all = await Promise.all(Array.from({ length: 6 }, () => est.simpleEnroll(k.der, { deviceId: "dev-retry6", token: tok })));
+    assert.equal(new Set(all.map(serialOf)).size, 1);
+    assert.equal(store().certificates.forDevice("dev-retry6").length, 1);
+  });
+
   test("token: a different key, a wrong CN, another device's id or a revoked device are still refused", async () => {
     const tok = token(t, "dev-retry2");
     const k = csrFor("dev-retry2");
