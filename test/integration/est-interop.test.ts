@@ -11,6 +11,10 @@ import { fromPemAll } from "../../enroll/der.js";
 import { hashToken } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { buildCsr } from "../../device-sim/csr.js";
+import path from "node:path";
+import { openStore } from "../../db/store.js";
+import type { CertificateAuthority } from "../../enroll/ca.js";
+import { checkCredentialOrReplay, enroll, enrollOrReplay, type Authorization } from "../../enroll/enrollment.js";
 
 /**
  * Issue 11 points 9 and 10a: what a strict third-party EST client (Cisco libest
@@ -126,6 +130,32 @@ describe("a retried enrollment gets the certificate already issued", () => {
     const all = await Promise.all(Array.from({ length: 6 }, () => est.simpleEnroll(k.der, { deviceId: "dev-retry6", token: tok })));
     assert.equal(new Set(all.map(serialOf)).size, 1);
     assert.equal(store().certificates.forDevice("dev-retry6").length, 1);
+  });
+
+  test("token: the same request committed by another process between this one's check and commit gets that certificate", () => {
+    const tok = token(t, "dev-retry7");
+    const k = csrFor("dev-retry7");
+    const auth: Authorization = { kind: "token", deviceId: "dev-retry7", token: tok };
+    const other = openStore(path.join(t.dataDir, "gateway.db"));
+    try {
+      let theirs: string | undefined;
+      const ca = t.gw.deps.ca;
+      // A CA that lets the other process enroll the same CSR while this one signs.
+      const racing = Object.assign(Object.create(ca) as CertificateAuthority, {
+        issueClient: (...a: Parameters<CertificateAuthority["issueClient"]>) => {
+          theirs ??= enroll({ ...t.gw.deps, store: other }, auth, k.der).certificate.serial;
+          return ca.issueClient(...a);
+        },
+      });
+      const d = { ...t.gw.deps, ca: racing };
+      const mine = enrollOrReplay(d, auth, checkCredentialOrReplay(d.store, auth, Date.now()), k.der);
+      assert.ok(theirs);
+      assert.equal(mine.certificate.serial, theirs);
+      assert.equal(mine.redelivered, true);
+      assert.equal(store().certificates.forDevice("dev-retry7").length, 1);
+    } finally {
+      other.close();
+    }
   });
 
   test("token: a different key, a wrong CN, another device's id or a revoked device are still refused", async () => {
