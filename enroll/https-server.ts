@@ -139,6 +139,11 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
   });
+  // First, before any route exists: every route registered from here on, in any scope, gets its
+  // access policy from its pattern (deny by default), and admin routes their admin check.
+  const access = installRouteAccess(app, (req) => {
+    req.admin = authorizeAdmin(ctx, req);
+  });
   // A keep-alive connection (the admin API, a renewing device) keeps its peer: classify it
   // once per certificate, not per request (reading the certificate costs ~0.25 ms). Keyed
   // by the certificate's fingerprint too, so a TLS 1.2 renegotiation cannot reuse a verdict.
@@ -168,10 +173,6 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     if (ge.status >= 500) req.log.error({ ...fields, err: error }, "request failed");
     else req.log.warn(fields, ge.message);
     return sendError(req, reply, ge);
-  });
-  // Before any route is registered: every route below gets its access policy here (deny by default).
-  const access = installRouteAccess(app, (req) => {
-    req.admin = authorizeAdmin(ctx, req);
   });
   app.setNotFoundHandler((req, reply) => sendError(req, reply, notFound(req, access)));
 

@@ -40,3 +40,37 @@ test("canonicalHeaderName: each word capitalized, known acronyms kept", () => {
   assert.equal(canonicalHeaderName("etag"), "ETag");
   assert.equal(canonicalHeaderName("x-request-id"), "X-Request-Id");
 });
+
+test("installRouteAccess: an /api route cannot be registered public, an undeclared route not at all, and each /api route runs the admin check", async () => {
+  const { default: Fastify } = await import("fastify");
+  const { installRouteAccess } = await import("../../enroll/http/route-access.js");
+  const { GatewayError } = await import("../../errors.js");
+  const app = Fastify();
+  let checks = 0;
+  const access = installRouteAccess(app, () => {
+    checks++;
+    throw new GatewayError("FG_ADMIN_CERT_REQUIRED");
+  });
+  app.setErrorHandler((e: Error & { status?: number; allow?: readonly string[] }, _req, reply) => {
+    if (e.allow) void reply.header("allow", e.allow.join(", "));
+    return reply.code(e.status ?? 500).send({ message: e.message });
+  });
+  assert.throws(() => app.get("/api/v1/open", { config: { auth: "public" } }, async () => "leak"), /must be admin-only/);
+  assert.throws(() => app.get("/unlabelled", async () => "leak"), /declares no access policy/);
+  await app.register(async (scope) => {
+    scope.get("/v1/things", async () => "secret");
+  }, { prefix: "/api" });
+  app.get("/open", { config: { auth: "public" } }, async () => "hello");
+  access.refuseOtherMethods();
+  await app.ready();
+  const r = await app.inject({ method: "GET", url: "/api/v1/things" });
+  assert.equal(r.statusCode, 401);
+  assert.equal((await app.inject({ method: "GET", url: "/%61pi/v1/things" })).statusCode, 401);
+  assert.equal((await app.inject({ method: "DELETE", url: "/api/v1/things" })).statusCode, 401, "the 405 route is admin-checked first");
+  assert.ok(checks >= 3);
+  const open = await app.inject({ method: "PUT", url: "/open" });
+  assert.equal(open.statusCode, 405);
+  assert.equal(open.headers.allow, "GET, HEAD", "fastify exposes HEAD for GET here (the gateway turns that off)");
+  assert.ok(access.registered.some((x) => x.url === "/api/v1/things" && x.auth === "admin"));
+  await app.close();
+});
