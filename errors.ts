@@ -41,6 +41,8 @@ export const ERRORS = {
   FG_ADMIN_CERT_REQUIRED: { status: 401, message: "an admin client certificate is required" },
   FG_RATE_LIMITED: { status: 429, message: "too many failed attempts, retry later" },
   FG_NOT_FOUND: { status: 404, message: "not found" },
+  FG_METHOD_NOT_ALLOWED: { status: 405, message: "method not allowed on this path" },
+  FG_TARGET_INVALID: { status: 400, message: "request target is ambiguous or not in origin-form or absolute-form" },
   FG_TOKEN_DEVICE_REVOKED: { status: 409, message: "device is revoked; a token cannot re-admit it" },
   FG_MQTT_NO_CERT: { status: 401, message: "no verified client certificate", connack: 5 },
   FG_MQTT_CERT_INVALID: { status: 403, message: "client certificate is not a gateway client certificate (issuer, CA flag, EKU or role)", connack: 5 },
@@ -69,8 +71,10 @@ export class GatewayError extends Error {
   readonly connack: number | undefined;
   /** Seconds, for 429/503 answers (RFC 9110 §10.2.3 Retry-After). */
   readonly retryAfter: number | undefined;
+  /** Methods the path serves, for 405 answers (RFC 9110 §10.2.1 Allow). */
+  readonly allow: readonly string[] | undefined;
 
-  constructor(code: ErrorCode, message?: string, opts: { retryAfter?: number; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message?: string, opts: { retryAfter?: number; allow?: readonly string[]; cause?: unknown } = {}) {
     const spec: ErrorSpec = ERRORS[code];
     super(message ?? spec.message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "GatewayError";
@@ -78,6 +82,7 @@ export class GatewayError extends Error {
     this.status = spec.status;
     this.connack = spec.connack;
     this.retryAfter = opts.retryAfter;
+    this.allow = opts.allow;
   }
 }
 

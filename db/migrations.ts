@@ -85,6 +85,14 @@ CREATE INDEX audit_at ON audit_events(at, id);
 CREATE INDEX audit_device_at ON audit_events(device_id, at, id);
 `,
   },
+  {
+    // The certificate a token enrolled, so that a retry of that same enrollment
+    // (same token, same key) is answered with it again instead of a refusal.
+    version: 3,
+    sql: `
+ALTER TABLE tokens ADD COLUMN issued_serial TEXT;
+`,
+  },
 ];
 
 export function migrate(db: Database): number {

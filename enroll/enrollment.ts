@@ -3,10 +3,12 @@ import type { GatewayEvents } from "../deps.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import { admitCsr } from "./admission.js";
+import { fromPemAll } from "./der.js";
 import type { CertificateAuthority, IssuedCertificate } from "./ca.js";
 import type { CertFacts } from "./cert-info.js";
-import { parseCsr } from "./csr.js";
+import { parseCsr, type ParsedCsr } from "./csr.js";
 import { hashToken, tokenUsable } from "./tokens.js";
+import { pickByKey, recentReplay, stillDeliverable, tokenReplay, type ReplayCandidate } from "./redelivery.js";
 
 /**
  * Enrollment as a domain operation, independent of HTTP: an authorized
@@ -34,6 +36,71 @@ export interface Enrolled {
   readonly deviceId: string;
   readonly operation: EnrollOperation;
   readonly certificate: IssuedCertificate;
+  /** True when a retry was answered with the certificate it had already been issued (redelivery.ts). */
+  readonly redelivered?: boolean;
+}
+
+/** The outcome of checking a credential: the device it acts for and, for a possible retry, what it may get again. */
+export interface CredentialCheck {
+  readonly deviceId: string;
+  readonly replay?: ReplayCandidate | undefined;
+}
+
+/**
+ * checkCredential, extended with retries (see redelivery.ts): a token spent on
+ * a certificate still within its retry bounds is accepted as a candidate for
+ * redelivery only (a new certificate is never issued on it); an authorized
+ * manufacturer certificate or renewal carries its device's recent certificates.
+ */
+export function checkCredentialOrReplay(store: Store, auth: Authorization, now: number): CredentialCheck {
+  if (auth.kind === "token" && !tokenUsable(store, auth.deviceId, auth.token, now)) {
+    const replay = tokenReplay(store, auth, now);
+    if (replay) return { deviceId: replay.deviceId, replay };
+  }
+  const deviceId = checkCredential(store, auth, now);
+  if (auth.kind === "token") return { deviceId };
+  return { deviceId, replay: recentReplay(store, deviceId, auth.facts.serial, now) };
+}
+
+/**
+ * Enrolls, or answers a retry with the certificate already issued for the CSR's
+ * key. A spent token whose CSR carries another key is refused as before (401).
+ */
+export function enrollOrReplay(d: EnrollDeps, auth: Authorization, check: CredentialCheck, csrDer: Uint8Array): Enrolled {
+  if (!check.replay) {
+    try {
+      return enrollChecked(d, auth, check.deviceId, csrDer);
+    } catch (e) {
+      // A concurrent duplicate: the same request spent the token after this one's check (it waited
+      // for its body). It is a retry like any other, answered with the certificate that request got.
+      const replay = auth.kind === "token" && e instanceof GatewayError && e.code === "FG_TOKEN_INVALID" ? tokenReplay(d.store, auth, d.clock()) : undefined;
+      if (!replay) throw e;
+      return replayOrRefuse(d, auth, { deviceId: replay.deviceId, replay }, parseCsr(csrDer), csrDer);
+    }
+  }
+  return replayOrRefuse(d, auth, { deviceId: check.deviceId, replay: check.replay }, parseCsr(csrDer), csrDer);
+}
+
+function replayOrRefuse(d: EnrollDeps, auth: Authorization, check: CredentialCheck & { replay: ReplayCandidate }, csr: ParsedCsr, csrDer: Uint8Array): Enrolled {
+  // For a token, a replay candidate exists only once the token is spent (checkCredentialOrReplay).
+  const spentToken = auth.kind === "token";
+  const admitted = admitCsr(csr.facts, check.deviceId);
+  const cert = admitted.ok ? pickByKey(check.replay, csr.publicKey) : undefined;
+  if (!cert) {
+    // A spent token answers every other request exactly as before: nothing tells it apart from a wrong token.
+    if (spentToken) throw new GatewayError("FG_TOKEN_INVALID");
+    return enrollChecked(d, auth, check.deviceId, csrDer, csr);
+  }
+  const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
+  d.store.transaction(() => {
+    stillDeliverable(d.store, cert, d.clock());
+    d.store.audit.append({
+      at: d.clock(), type: `enroll.${operation}.redelivered`, actor: `device:${check.deviceId}`, deviceId: check.deviceId, serial: cert.serial,
+      detail: { method: auth.kind, ...(auth.kind === "token" ? {} : { presentedSerial: auth.facts.serial }) },
+    });
+  });
+  const der = fromPemAll(cert.pem)[0]!;
+  return { deviceId: check.deviceId, operation, redelivered: true, certificate: { serial: cert.serial, der, pem: cert.pem, notBefore: cert.notBefore, notAfter: cert.notAfter } };
 }
 
 const sameSubject = (a: CertFacts["subject"], b: CertFacts["subject"]) =>
@@ -88,10 +155,10 @@ export function enroll(d: EnrollDeps, auth: Authorization, csrDer: Uint8Array): 
 }
 
 /** enroll() for a caller that has just run checkCredential itself (the EST adapter, to answer 401 before reading the body). */
-export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: string, csrDer: Uint8Array): Enrolled {
+export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: string, csrDer: Uint8Array, parsed?: ParsedCsr): Enrolled {
   const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
 
-  const csr = parseCsr(csrDer);
+  const csr = parsed ?? parseCsr(csrDer);
   const f = csr.facts;
   // RFC 7030 §4.2.2: a re-enrollment request's subject is identical to the current certificate's.
   // Judged only once possession is proven, like every other claim of the CSR.
@@ -105,7 +172,7 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
   const now = d.clock();
   d.store.transaction(() => {
-    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID");
+    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now, cert.serial)) throw new GatewayError("FG_TOKEN_INVALID");
     // Re-checked under the write lock: a revocation may have committed since the checks above.
     checkDevice(d.store, auth, deviceId);
     if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");

@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
+import type https from "node:https";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import type { TLSSocket } from "node:tls";
 import type { Deps } from "../deps.js";
@@ -11,6 +12,10 @@ import { classifyPeer, fingerprint, type HttpsPeer, type TrustAnchors } from "./
 import { fromPemAll } from "./der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";
+import { authorizeAdmin } from "./admin-api/auth.js";
+import { installRouteAccess, type RegisteredRoute, type RouteAccess } from "./http/route-access.js";
+import { checkRequestTarget } from "./http/request-target.js";
+import { CanonicalHeaderResponse } from "./http/header-case.js";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -42,14 +47,36 @@ export function loadBootstrapCas(file: string | undefined): Buffer[] {
   return ders;
 }
 
-const isApi = (url: string) => url.startsWith("/api/");
+/** The request's path as the router reads it (decoded once), or undefined when it is not screenable. */
+function routedPath(req: FastifyRequest): string | undefined {
+  const v = checkRequestTarget(req.raw.url ?? "");
+  if (!v.ok) return undefined;
+  try {
+    return decodeURIComponent(v.path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether an answer is the admin API's (JSON) rather than EST's (text): decided by
+ * the matched route's policy, never by the spelling of the target. A request that
+ * matched no route is judged on its decoded path, only to choose the format.
+ */
+function isApi(req: FastifyRequest): boolean {
+  const auth = req.routeOptions.config?.auth;
+  if (auth !== undefined) return auth === "admin";
+  return routedPath(req)?.toLowerCase().startsWith("/api/") ?? false;
+}
 
 /** Errors become one-line text (EST, RFC 7030 §4.2.3 leaves the body free) or JSON {code,message} (admin API). */
 export function sendError(req: FastifyRequest, reply: FastifyReply, err: GatewayError): FastifyReply {
-  if (err.status === 401 && !isApi(req.url)) reply.header("www-authenticate", 'Basic realm="est"');
-  if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
+  const api = isApi(req);
+  if (err.status === 401 && !api) reply.header("WWW-Authenticate", 'Basic realm="est"');
+  if (err.retryAfter !== undefined) reply.header("Retry-After", String(err.retryAfter));
+  if (err.allow !== undefined) reply.header("Allow", err.allow.join(", "));
   reply.code(err.status);
-  if (isApi(req.url)) return reply.type("application/json").send({ code: err.code, message: err.message });
+  if (api) return reply.type("application/json").send({ code: err.code, message: err.message });
   return reply.type("text/plain; charset=utf-8").send(`${err.message.replace(/[\r\n]+/g, " ")}\n`);
 }
 
@@ -66,11 +93,26 @@ function fromFastify(e: FastifyError): GatewayError {
 }
 
 /**
+ * 404, or 405 for a method the router does not know at all (fastify routes only
+ * the methods it supports) on a path that exists. Admin paths answer 404 here:
+ * telling an unauthenticated client which methods they serve would leak them.
+ */
+function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
+  const path = routedPath(req);
+  const route = path === undefined ? undefined : access.served.get(path);
+  if (route && route.auth !== "admin" && !route.methods.has(req.method)) {
+    const allow = [...route.methods].sort();
+    return new GatewayError("FG_METHOD_NOT_ALLOWED", `method ${req.method} is not allowed here; use ${allow.join(", ")}`, { allow });
+  }
+  return new GatewayError("FG_NOT_FOUND");
+}
+
+/**
  * The HTTPS listener shared by EST (RFC 7030), the admin API and /crl. It asks
  * for a client certificate but does not require one: initial enrollment has
  * none, and each route decides from the classified peer.
  */
-export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; close: () => Promise<void> }> {
+export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
   const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: new Set(bootstrap.map(fingerprint)) };
   const app = Fastify({
@@ -81,7 +123,9 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: "TLSv1.2",
-    },
+      // Header names go out in canonical case (Content-Type, WWW-Authenticate): see header-case.ts.
+      ServerResponse: CanonicalHeaderResponse,
+    } as https.ServerOptions,
     loggerInstance: d.log.child({ part: "https" }) as FastifyBaseLogger,
     // Per-request lines would flood the log under a storm; refusals are logged with their code instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -89,9 +133,16 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     // Refuse unknown fields instead of silently dropping them (fastify's default strips them).
     ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
+    // A HEAD the routes do not declare is answered 405 like any other method they do not serve.
+    exposeHeadRoutes: false,
     forceCloseConnections: true,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
+  });
+  // First, before any route exists: every route registered from here on, in any scope, gets its
+  // access policy from its pattern (deny by default), and admin routes their admin check.
+  const access = installRouteAccess(app, (req) => {
+    req.admin = authorizeAdmin(ctx, req);
   });
   // A keep-alive connection (the admin API, a renewing device) keeps its peer: classify it
   // once per certificate, not per request (reading the certificate costs ~0.25 ms). Keyed
@@ -123,16 +174,17 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     else req.log.warn(fields, ge.message);
     return sendError(req, reply, ge);
   });
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, new GatewayError("FG_NOT_FOUND")));
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, notFound(req, access)));
 
-  // RFC 5280 §5 CRL, DER, no client certificate needed (CONTRACT §6).
-  app.get("/crl", async (_req, reply) => reply.type("application/pkix-crl").header("cache-control", "max-age=60").send(ctx.crl.current()));
+  // RFC 5280 §5 CRL, DER, no client certificate needed.
+  app.get("/crl", { config: { auth: "public" } }, async (_req, reply) => reply.type("application/pkix-crl").header("Cache-Control", "max-age=60").send(ctx.crl.current()));
 
   await app.register(async (scope) => registerEst(scope, ctx));
   await app.register(async (scope) => registerAdminApi(scope, ctx));
+  access.refuseOtherMethods();
 
   await app.listen({ port: d.config.httpsPort, host: d.config.host });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : d.config.httpsPort;
-  return { app, port, close: () => app.close() };
+  return { app, port, routes: access.registered, close: () => app.close() };
 }

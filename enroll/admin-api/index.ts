@@ -1,11 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { HttpsContext } from "../https-server.js";
 import { GatewayError } from "../../errors.js";
 import { parseDuration } from "../../duration.js";
 import { getDevice, listDevices, revokeDevice, type RevokeResult } from "../fleet.js";
 import { createToken } from "../tokens.js";
 import type { RevocationReason } from "../../db/types.js";
-import { authorizeAdmin } from "./auth.js";
 import { auditQuery, deviceIdParams, listQuery, revokeBody, tokenBody } from "./schemas.js";
 
 const DEFAULT_TOKEN_TTL = 86400;
@@ -24,10 +23,8 @@ function schemaErrorFormatter(errors: { instancePath?: string; message?: string 
  */
 export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext): Promise<void> {
   app.setSchemaErrorFormatter(schemaErrorFormatter);
-  app.addHook("onRequest", async (req: FastifyRequest) => {
-    if (!req.url.startsWith("/api/")) return;
-    req.admin = authorizeAdmin(ctx, req);
-  });
+  // No hook here: the admin check is attached to every /api route where routes are
+  // registered (http/route-access.ts), so it runs for whatever spelling matched.
 
   app.get("/api/v1/devices", { schema: { querystring: listQuery } }, async (req) => {
     const q = req.query as { expiringWithin?: string };

@@ -11,6 +11,6 @@ import { certsOnly } from "./pkcs7.js";
  */
 export function registerCacerts(app: FastifyInstance, ctx: HttpsContext): void {
   const body = encodeBase64(certsOnly([ctx.ca.issuingDer, ctx.ca.rootDer]));
-  app.get("/.well-known/est/cacerts", { config: { estOp: "cacerts" } }, async (_req, reply) =>
-    reply.code(200).type("application/pkcs7-mime").send(body));
+  app.get("/.well-known/est/cacerts", { config: { estOp: "cacerts", auth: "public" } }, async (_req, reply) =>
+    reply.code(200).type("application/pkcs7-mime").header("Content-Transfer-Encoding", "base64").send(body));
 }

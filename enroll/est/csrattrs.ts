@@ -9,5 +9,5 @@ import type { FastifyInstance } from "fastify";
  * only narrow the client's choice without telling it anything it must do.
  */
 export function registerCsrattrs(app: FastifyInstance): void {
-  app.get("/.well-known/est/csrattrs", { config: { estOp: "csrattrs" } }, async (_req, reply) => reply.code(204).send());
+  app.get("/.well-known/est/csrattrs", { config: { estOp: "csrattrs", auth: "public" } }, async (_req, reply) => reply.code(204).send());
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { toGatewayError } from "../../errors.js";
-import { auditRefusal, checkCredential, enrollChecked, type Authorization, type EnrollOperation } from "../enrollment.js";
+import { auditRefusal, checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollOperation } from "../enrollment.js";
 import type { HttpsContext } from "../https-server.js";
 import { decodeEstBody, encodeBase64 } from "./body.js";
 import type { Attempt } from "./identity.js";
@@ -33,11 +33,12 @@ export function runEnrollment(
   try {
     const auth = authorize(attempt);
     req.fgDeviceId = attempt.deviceId;
-    const deviceId = checkCredential(ctx.store, auth, ctx.clock());
+    const check = checkCredentialOrReplay(ctx.store, auth, ctx.clock());
     const der = decodeEstBody(req.body as Buffer | undefined);
-    const done = enrollChecked(ctx, auth, deviceId, der);
-    req.log.info({ deviceId: done.deviceId, serial: done.certificate.serial, op, method: auth.kind }, "enrolled");
-    return reply.code(200).type(CERTS_ONLY).send(encodeBase64(certsOnly([done.certificate.der])));
+    const done = enrollOrReplay(ctx, auth, check, der);
+    if (done.redelivered) req.log.info({ deviceId: done.deviceId, serial: done.certificate.serial, op, method: auth.kind }, "retry answered with the certificate already issued");
+    else req.log.info({ deviceId: done.deviceId, serial: done.certificate.serial, op, method: auth.kind }, "enrolled");
+    return reply.code(200).type(CERTS_ONLY).header("Content-Transfer-Encoding", "base64").send(encodeBase64(certsOnly([done.certificate.der])));
   } catch (e) {
     const ge = toGatewayError(e);
     req.fgDeviceId = attempt.deviceId;

@@ -8,6 +8,6 @@ import { runEnrollment, type EstOperationContext } from "./operation.js";
  * differ, and the old certificate stays valid until it expires or is revoked.
  */
 export function registerSimpleReenroll(app: FastifyInstance, o: EstOperationContext, limit: onRequestHookHandler): void {
-  app.post("/.well-known/est/simplereenroll", { config: { estOp: "simplereenroll" }, onRequest: limit }, async (req, reply) =>
+  app.post("/.well-known/est/simplereenroll", { config: { estOp: "simplereenroll", auth: "est" }, onRequest: limit }, async (req, reply) =>
     runEnrollment(o, "simplereenroll", req, reply, (attempt) => reenrollAuthorization(o.ctx.peer(req), attempt)));
 }
