@@ -15,6 +15,8 @@ import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 import { StandingCache } from "./standing-cache.js";
+import { who } from "./identity.js";
+import { storeOnlyGranted } from "./subscription-store.js";
 import { muteSysAnnouncements } from "./sys-announce.js";
 
 export interface BrokerHandle {
@@ -48,17 +50,19 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   const sessions = new Sessions();
   const presence = new Presence(d, (id) => sessions.hasDevice(id));
   const drops = new WeakSet<object>();
+  const granted = new WeakSet<object>();
   const standing = new StandingCache((serial) => d.store.certificates.standing(serial));
   let closing = false;
 
   const broker = new Aedes({
-    ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, closing: () => closing }),
+    ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, granted, closing: () => closing }),
     drainTimeout: DRAIN_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
     maxInflightInbound: limits.maxInflight,
   });
   await broker.listen();
+  storeOnlyGranted(broker, granted);
   log.debug({ guard: breakSyncRelease(broker) }, "router recursion guard installed");
   gatePublish(broker, {
     drops,
@@ -127,7 +131,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   const cappedParseLength = packetSizeCap(limits.maxPacketBytes, (parser, length) => {
     metrics.messagesDropped.inc({ reason: "too_large" });
     const st = sessions.get((parser as unknown as { client?: Client }).client);
-    throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial }, "MQTT packet too large; closing");
+    throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial, ...who(st?.identity) }, "MQTT packet too large; closing");
   });
   function onDrain(this: tls.TLSSocket): void {
     const st = stateOfSocket(this);
