@@ -17,6 +17,7 @@ import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 import { StandingCache } from "./standing-cache.js";
 import { who } from "./identity.js";
 import { storeOnlyGranted } from "./subscription-store.js";
+import { SessionPurger, type SessionPersistence } from "./session-purge.js";
 import { muteSysAnnouncements } from "./sys-announce.js";
 
 export interface BrokerHandle {
@@ -182,15 +183,18 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     standing.forget(n);
     const targets = new Set<Client>(n.deviceId ? sessions.ofDevice(n.deviceId) : []);
     for (const s of n.serials) for (const c of sessions.ofSerial(s)) targets.add(c);
+    const closes: Promise<void>[] = [];
     for (const c of targets) {
       const st = sessions.get(c);
       if (!st || st.revoked) continue;
       st.revoked = true;
       metrics.kicks.inc();
       log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", deviceId: n.deviceId ?? undefined, serial: st.identity?.serial, clientId: c.id, source: n.source }, "closing revoked MQTT session");
-      c.close();
+      closes.push(new Promise<void>((r) => c.close(() => r())));
     }
+    if (!closing) purger.onRevoked(n, Promise.all(closes));
   }
+  const purger = new SessionPurger(d, () => (broker as unknown as { persistence: SessionPersistence }).persistence);
   const follower = new RevocationFollower(d, enforce, undefined, (readable) => standing.clear(readable));
 
   // Follow the revocation log from before the first CONNECT can be admitted, so no
