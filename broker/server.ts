@@ -90,7 +90,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     // Refusals from authenticate were logged with their code already.
     if ((err as { code?: string }).code?.startsWith("FG_")) return;
     const id = sessions.get(client)?.identity;
-    throttle.info(`clientError:${id?.serial}`, { code: "FG_MQTT_PROTOCOL", err: err.message, clientId: client.id, serial: id?.serial }, "MQTT connection closed on error");
+    throttle.info(`clientError:${id?.serial}`, { code: "FG_MQTT_PROTOCOL", err: err.message, clientId: client.id, serial: id?.serial, ...who(id) }, "MQTT connection closed on error");
   };
   broker.on("clientError", onClientError);
   broker.on("connectionError", onClientError);
@@ -189,7 +189,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       if (!st || st.revoked) continue;
       st.revoked = true;
       metrics.kicks.inc();
-      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", deviceId: n.deviceId ?? undefined, serial: st.identity?.serial, clientId: c.id, source: n.source }, "closing revoked MQTT session");
+      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", clientId: c.id, source: n.source, ...who(st.identity) }, "closing revoked MQTT session");
       closes.push(new Promise<void>((r) => c.close(() => r())));
     }
     if (!closing) purger.onRevoked(n, Promise.all(closes));
