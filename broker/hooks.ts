@@ -128,6 +128,9 @@ export function createHooks(ctx: HookContext): Hooks {
       const st = sessions.get(client);
       if (!st?.acl || st.revoked) {
         // No client (an orphaned will) or a revoked session: nothing it says is routed.
+        // A publish still arriving on a revoked connection is refused before its
+        // PUBACK (the connection is closing anyway), never acknowledged and dropped.
+        if (st && client && !client.closed) return callback(new GatewayError(st.identity?.role === "device" ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED"));
         if (st) drop(packet, st, "revoked", "FG_DEVICE_REVOKED", packet.topic);
         else ctx.drops.add(packet);
         return callback(null);
