@@ -163,7 +163,7 @@ export function createHooks(ctx: HookContext): Hooks {
           // aedes reads no more from this socket meanwhile, so TCP slows the client down.
           metrics.publishThrottled.inc();
           throttle.info(`throttle:${id.serial}`, { code: "FG_MQTT_PUBLISH_RATE", topic: packet.topic, waitMs: v, clientId: client!.id, ...who(id) }, "publish rate exceeded; holding the client's publishes");
-          setTimeout(release, v, client!, callback);
+          setTimeout(release, v, client!, callback).unref(); // the socket keeps the process alive, not a held publish
           return;
         }
       }
