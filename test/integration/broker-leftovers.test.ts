@@ -82,6 +82,8 @@ test("revoking a device (keyCompromise, this process) deletes its retained messa
   const after = await retainedSeen("ret-keep");
   assert.deepEqual(after.filter((t) => t.startsWith("devices/ret-a/")), [], "no retained message of the revoked device is served");
   assert.ok(after.includes("devices/ret-keep/status"), "another device's retained message survives");
+  // Seen twice in this process (event, then log), recorded once.
+  assert.equal(g.gw.deps.store.audit.forDevice("ret-a", 50).filter((e) => e.type === "mqtt.session_purged").length, 1);
 });
 
 test("revoking from the CLI (another process) purges retained messages and the persistent session with its queued commands", async () => {
