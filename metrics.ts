@@ -15,6 +15,7 @@ export function createMetrics() {
     messagesIn: new Counter({ name: "gateway_mqtt_messages_in_total", help: "PUBLISH packets accepted from clients", registers: reg }),
     messagesOut: new Counter({ name: "gateway_mqtt_messages_out_total", help: "PUBLISH packets delivered to clients", registers: reg }),
     messagesDropped: new Counter({ name: "gateway_mqtt_messages_dropped_total", help: "PUBLISH packets dropped, by reason", labelNames: ["reason"], registers: reg }),
+    publishThrottled: new Counter({ name: "gateway_mqtt_publish_throttled_total", help: "QoS 1/2 PUBLISH packets held (with their acknowledgement) until the client's rate allowed them", registers: reg }),
     aclDenials: new Counter({ name: "gateway_acl_denials_total", help: "ACL denials by action and reason", labelNames: ["action", "reason"], registers: reg }),
     enrollments: new Counter({ name: "gateway_enrollments_total", help: "EST enrollments by operation and result", labelNames: ["operation", "result"], registers: reg }),
     revocations: new Counter({ name: "gateway_revocations_total", help: "Device revocations performed or observed by this process", registers: reg }),

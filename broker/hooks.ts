@@ -6,7 +6,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import { aclFor } from "./acl.js";
-import { clientIdBound, identify, registryRefusal, type Refusal } from "./identity.js";
+import { clientIdBound, identify, registryRefusal, who, type Refusal } from "./identity.js";
 import { PublishLimiter } from "./limits.js";
 import type { LogThrottle } from "./log-throttle.js";
 import type { Presence } from "./presence.js";
@@ -25,6 +25,8 @@ export interface HookContext {
   readonly presence: Presence;
   /** Publishes to acknowledge but not route (see overload.ts gatePublish). */
   readonly drops: WeakSet<object>;
+  /** Subscriptions authorizeSubscribe granted: the only ones a persistent session stores (subscription-store.ts). */
+  readonly granted: WeakSet<object>;
   readonly closing: () => boolean;
 }
 
@@ -49,8 +51,9 @@ export function createHooks(ctx: HookContext): Hooks {
   function refuse(client: Client, st: ClientState | undefined, r: Refusal, callback: (e: never, ok: null) => void): void {
     metrics.connects.inc({ result: r.code });
     const f = st?.cert?.facts;
+    const id = f?.role === undefined ? undefined : { role: f.role, name: f.commonName, serial: f.serial };
     throttle.info(`connect:${r.code}`, {
-      code: r.code, reason: r.reason, clientId: client.id, serial: f?.serial, deviceId: f?.role === "device" ? f.commonName : undefined,
+      code: r.code, reason: r.reason, clientId: client.id, serial: f?.serial, ...who(id),
     }, "MQTT connection refused");
     callback(connectError(r.code, r.reason) as never, null);
   }
@@ -60,7 +63,23 @@ export function createHooks(ctx: HookContext): Hooks {
     ctx.drops.add(packet);
     metrics.messagesDropped.inc({ reason });
     const id = st.identity;
-    throttle.info(`drop:${reason}:${id?.serial}`, { code, reason, topic, serial: id?.serial, deviceId: id?.role === "device" ? id.name : undefined }, "publish dropped");
+    throttle.info(`drop:${reason}:${id?.serial}`, { code, reason, topic, clientId: st.client?.id, ...who(id) }, "publish dropped");
+  }
+
+  function forgetStored(client: Client, filter: string): void {
+    const { persistence } = (client as unknown as { broker: { persistence: { removeSubscriptions(c: { id: string }, topics: string[]): Promise<void> } } }).broker;
+    persistence.removeSubscriptions(client, [filter]).catch((err: unknown) =>
+      ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id }, "cannot remove a refused subscription from the session store"));
+  }
+
+  /** Runs the publish's remaining steps (PUBACK, routing) once a held publish is released. */
+  function release(client: Client, callback: (err: Error | null) => void): void {
+    // Closed meanwhile (revoked, kicked, hung up): it was never acknowledged, so nothing is lost.
+    if (client.closed) return;
+    const st = sessions.get(client);
+    if (st?.revoked) return;
+    metrics.messagesIn.inc();
+    callback(null);
   }
 
   return {
@@ -109,6 +128,9 @@ export function createHooks(ctx: HookContext): Hooks {
       const st = sessions.get(client);
       if (!st?.acl || st.revoked) {
         // No client (an orphaned will) or a revoked session: nothing it says is routed.
+        // A publish still arriving on a revoked connection is refused before its
+        // PUBACK (the connection is closing anyway), never acknowledged and dropped.
+        if (st && client && !client.closed) return callback(new GatewayError(st.identity?.role === "device" ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED"));
         if (st) drop(packet, st, "revoked", "FG_DEVICE_REVOKED", packet.topic);
         else ctx.drops.add(packet);
         return callback(null);
@@ -122,17 +144,28 @@ export function createHooks(ctx: HookContext): Hooks {
       // A will is published while the client closes; it was checked at CONNECT and is not rate limited.
       if (!client!.closed) {
         const now = ctx.clock();
-        const v = (st.limiter ??= new PublishLimiter(limits.publishRate, limits.publishBurst, limits.publishAbuseSeconds * 1000, now)).check(now);
-        if (v !== "ok") {
-          if (v === "abuse") {
-            metrics.messagesDropped.inc({ reason: "rate_limit" });
-            ctx.log.warn({ code: "FG_MQTT_PUBLISH_RATE", serial: st.identity!.serial, clientId: client!.id }, "publish rate exceeded persistently; disconnecting");
-            return callback(new GatewayError("FG_MQTT_PUBLISH_RATE"));
-          }
+        const id = st.identity!;
+        const v = (st.limiter ??= new PublishLimiter(limits.publishRate, limits.publishBurst, limits.publishAbuseSeconds * 1000, now)).check(now, packet.qos > 0);
+        if (v === "abuse") {
+          metrics.messagesDropped.inc({ reason: "rate_limit" });
+          ctx.log.warn({ code: "FG_MQTT_PUBLISH_RATE", clientId: client!.id, ...who(id) }, "publish rate exceeded persistently; disconnecting");
+          // Refused before its PUBACK: the client knows this message was not taken.
+          return callback(new GatewayError("FG_MQTT_PUBLISH_RATE"));
+        }
+        if (v === "drop") {
+          // QoS 0 is at most once: over the rate it is dropped (and counted).
           drop(packet, st, "rate_limit", "FG_MQTT_PUBLISH_RATE", packet.topic);
           return callback(null);
         }
-        if (st.identity!.role === "device") ctx.presence.touch(st.identity!.name);
+        if (id.role === "device") ctx.presence.touch(id.name);
+        if (v !== "ok") {
+          // QoS 1/2 over the rate: held, with its PUBACK, until the bucket refills.
+          // aedes reads no more from this socket meanwhile, so TCP slows the client down.
+          metrics.publishThrottled.inc();
+          throttle.info(`throttle:${id.serial}`, { code: "FG_MQTT_PUBLISH_RATE", topic: packet.topic, waitMs: v, clientId: client!.id, ...who(id) }, "publish rate exceeded; holding the client's publishes");
+          setTimeout(release, v, client!, callback).unref(); // the socket keeps the process alive, not a held publish
+          return;
+        }
       }
       metrics.messagesIn.inc();
       callback(null);
@@ -143,20 +176,28 @@ export function createHooks(ctx: HookContext): Hooks {
       if (!st?.acl || st.revoked) return callback(null, null);
       const d = st.acl.subscribe(sub.topic);
       const id = st.identity!;
-      const deviceId = id.role === "device" ? id.name : undefined;
-      if (!d.allow) {
-        metrics.aclDenials.inc({ action: "subscribe", reason: d.reason });
-        throttle.info(`sub:${id.serial}`, { code: "FG_ACL_SUBSCRIBE_DENIED", reason: d.reason, filter: sub.topic, serial: id.serial, deviceId }, "subscription denied");
-        return callback(null, null); // SUBACK 0x80 [MQTT-3.9.3]
-      }
       const subs = (st.subscriptions ??= []);
-      if (!subs.includes(sub.topic) && subs.length >= limits.maxSubscriptions) {
+      let code: ErrorCode | undefined;
+      if (!d.allow) {
+        code = "FG_ACL_SUBSCRIBE_DENIED";
+        metrics.aclDenials.inc({ action: "subscribe", reason: d.reason });
+        throttle.info(`sub:${id.serial}`, { code, reason: d.reason, filter: sub.topic, clientId: client.id, ...who(id) }, "subscription denied");
+      } else if (!subs.includes(sub.topic) && subs.length >= limits.maxSubscriptions) {
+        // Counts what this session holds: granted filters, those restored from a persistent session included.
+        code = "FG_MQTT_TOO_MANY_SUBSCRIPTIONS";
         metrics.aclDenials.inc({ action: "subscribe", reason: "too_many_subscriptions" });
-        throttle.info(`sub:${id.serial}`, { code: "FG_MQTT_TOO_MANY_SUBSCRIPTIONS", filter: sub.topic, serial: id.serial, deviceId }, "subscription denied");
-        return callback(null, null);
+        throttle.info(`sub:${id.serial}`, { code, filter: sub.topic, max: limits.maxSubscriptions, clientId: client.id, ...who(id) }, "subscription denied");
+      }
+      if (code) {
+        // A refused filter is never stored (subscription-store.ts); one a persistent
+        // session restores but may no longer hold (over the cap, stored before that
+        // rule) is removed from the store, so no offline message is queued for it.
+        if (!client.clean) forgetStored(client, sub.topic);
+        return callback(null, null); // SUBACK 0x80 [MQTT-3.9.3]
       }
       if (!subs.includes(sub.topic)) subs.push(sub.topic);
       if (sub.topic.startsWith("$SYS")) sessions.watchSys(st);
+      ctx.granted.add(sub);
       callback(null, sub);
     },
 
@@ -173,7 +214,7 @@ export function createHooks(ctx: HookContext): Hooks {
       // letting one slow client stall delivery for everyone.
       if (st.socket.writableNeedDrain && ++st.backlog > limits.maxInflight) {
         metrics.messagesDropped.inc({ reason: "slow_consumer" });
-        throttle.info(`slow:${st.identity!.serial}`, { code: "FG_MQTT_SLOW_CONSUMER", clientId: client.id, serial: st.identity!.serial }, "consumer too slow; dropping messages to it");
+        throttle.info(`slow:${st.identity!.serial}`, { code: "FG_MQTT_SLOW_CONSUMER", clientId: client.id, ...who(st.identity) }, "consumer too slow; dropping messages to it");
         return null;
       }
       metrics.messagesOut.inc();

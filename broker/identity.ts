@@ -72,3 +72,12 @@ export function registryRefusal(identity: Identity, standing: CertStanding | und
   if (standing.status !== "valid") return refuse("FG_CERT_REVOKED", "certificate is revoked");
   return undefined;
 }
+
+/**
+ * The identity fields of every ACL and limit log line: `deviceId` for a device,
+ * `name` and `role` for a service or admin, and the certificate serial.
+ */
+export function who(id: { role: string; name: string | undefined; serial: string } | undefined): { deviceId?: string; name?: string; role?: string; serial?: string } {
+  if (!id) return {};
+  return id.role === "device" ? { deviceId: id.name, serial: id.serial } : { name: id.name, role: id.role, serial: id.serial };
+}

@@ -24,26 +24,55 @@ export class TokenBucket {
   }
 }
 
-export type PublishVerdict = "ok" | "drop" | "abuse";
+/**
+ * "ok": publish now. A number: hold the publish that many ms (QoS 1/2:
+ * backpressure). "drop": QoS 0 over the rate. "abuse": over the rate for
+ * `abuseMs` in a row; disconnect.
+ */
+export type PublishVerdict = "ok" | "drop" | "abuse" | number;
 
 /**
- * The per-client publish limit: excess publishes are dropped; a client that keeps
- * exceeding the rate (drops with gaps under one second) for `abuseMs` is
+ * The per-client publish limit. An acknowledged message must be delivered or
+ * refused, never lost, so a QoS 1/2 publish over the rate is not dropped: it
+ * takes its token on credit and waits until the bucket has refilled. Its
+ * acknowledgement waits with it, and aedes reads nothing more from that socket
+ * until the publish is done, so TCP slows the client to the rate (the way EMQX
+ * throttles). A QoS 0 publish (at most once) over the rate is dropped. A client
+ * that stays over the rate (throttled publishes with gaps under one second,
+ * counting a held publish as throttled until its release) for `abuseMs` is
  * disconnected. One object per publishing client.
  */
-export class PublishLimiter extends TokenBucket {
+export class PublishLimiter {
+  private tokens: number;
+  private last: number;
   private streakStart = -1;
-  private lastDrop = -1;
+  /** When the latest throttled publish arrived or (if held) is released. */
+  private lastThrottled = -1;
 
-  constructor(rate: number, burst: number, private readonly abuseMs: number, now: number) {
-    super(rate, burst, now);
+  constructor(private readonly rate: number, private readonly burst: number, private readonly abuseMs: number, now: number) {
+    this.tokens = burst;
+    this.last = now;
   }
 
-  check(now: number): PublishVerdict {
-    if (this.take(now)) return "ok";
-    if (this.streakStart < 0 || now - this.lastDrop > 1000) this.streakStart = now;
-    this.lastDrop = now;
-    return now - this.streakStart >= this.abuseMs ? "abuse" : "drop";
+  /** `canWait`: the publish is QoS 1/2 (its acknowledgement can be held); false for QoS 0. */
+  check(now: number, canWait = false): PublishVerdict {
+    if (now > this.last) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
+      this.last = now;
+    }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return "ok";
+    }
+    if (this.streakStart < 0 || now - this.lastThrottled > 1000) this.streakStart = now;
+    this.lastThrottled = Math.max(this.lastThrottled, now);
+    if (now - this.streakStart >= this.abuseMs) return "abuse";
+    if (!canWait) return "drop";
+    // On credit: released when the bucket is back at zero.
+    this.tokens -= 1;
+    const wait = Math.ceil((-this.tokens * 1000) / this.rate);
+    this.lastThrottled = Math.max(this.lastThrottled, now + wait);
+    return wait;
   }
 }
 

@@ -15,6 +15,9 @@ import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 import { StandingCache } from "./standing-cache.js";
+import { who } from "./identity.js";
+import { storeOnlyGranted } from "./subscription-store.js";
+import { SessionPurger, type SessionPersistence } from "./session-purge.js";
 import { muteSysAnnouncements } from "./sys-announce.js";
 
 export interface BrokerHandle {
@@ -48,17 +51,19 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   const sessions = new Sessions();
   const presence = new Presence(d, (id) => sessions.hasDevice(id));
   const drops = new WeakSet<object>();
+  const granted = new WeakSet<object>();
   const standing = new StandingCache((serial) => d.store.certificates.standing(serial));
   let closing = false;
 
   const broker = new Aedes({
-    ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, closing: () => closing }),
+    ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, granted, closing: () => closing }),
     drainTimeout: DRAIN_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
     maxInflightInbound: limits.maxInflight,
   });
   await broker.listen();
+  storeOnlyGranted(broker, granted);
   log.debug({ guard: breakSyncRelease(broker) }, "router recursion guard installed");
   gatePublish(broker, {
     drops,
@@ -85,7 +90,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     // Refusals from authenticate were logged with their code already.
     if ((err as { code?: string }).code?.startsWith("FG_")) return;
     const id = sessions.get(client)?.identity;
-    throttle.info(`clientError:${id?.serial}`, { code: "FG_MQTT_PROTOCOL", err: err.message, clientId: client.id, serial: id?.serial }, "MQTT connection closed on error");
+    throttle.info(`clientError:${id?.serial}`, { code: "FG_MQTT_PROTOCOL", err: err.message, clientId: client.id, serial: id?.serial, ...who(id) }, "MQTT connection closed on error");
   };
   broker.on("clientError", onClientError);
   broker.on("connectionError", onClientError);
@@ -127,7 +132,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   const cappedParseLength = packetSizeCap(limits.maxPacketBytes, (parser, length) => {
     metrics.messagesDropped.inc({ reason: "too_large" });
     const st = sessions.get((parser as unknown as { client?: Client }).client);
-    throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial }, "MQTT packet too large; closing");
+    throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial, ...who(st?.identity) }, "MQTT packet too large; closing");
   });
   function onDrain(this: tls.TLSSocket): void {
     const st = stateOfSocket(this);
@@ -178,15 +183,18 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     standing.forget(n);
     const targets = new Set<Client>(n.deviceId ? sessions.ofDevice(n.deviceId) : []);
     for (const s of n.serials) for (const c of sessions.ofSerial(s)) targets.add(c);
+    const closes: Promise<void>[] = [];
     for (const c of targets) {
       const st = sessions.get(c);
       if (!st || st.revoked) continue;
       st.revoked = true;
       metrics.kicks.inc();
-      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", deviceId: n.deviceId ?? undefined, serial: st.identity?.serial, clientId: c.id, source: n.source }, "closing revoked MQTT session");
-      c.close();
+      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", clientId: c.id, source: n.source, ...who(st.identity) }, "closing revoked MQTT session");
+      closes.push(new Promise<void>((r) => c.close(() => r())));
     }
+    if (!closing) purger.onRevoked(n, Promise.all(closes));
   }
+  const purger = new SessionPurger(d, () => (broker as unknown as { persistence: SessionPersistence }).persistence);
   const follower = new RevocationFollower(d, enforce, undefined, (readable) => standing.clear(readable));
 
   // Follow the revocation log from before the first CONNECT can be admitted, so no
