@@ -59,7 +59,9 @@ export function mintTokens(store: Store, ids: readonly string[], ttlSeconds: num
     store.transaction(() => {
       for (const id of ids.slice(i, i + batch)) {
         try {
-          tokens.set(id, createToken({ store, clock }, id, ttlSeconds, "sim").token);
+          // The simulator mints only for devices it holds no key for (no --state, or lost):
+          // enrolling them again is what it is asked to do, so it re-provisions.
+          tokens.set(id, createToken({ store, clock }, id, ttlSeconds, "sim", { reprovision: true }).token);
         } catch (e) {
           if (!(e instanceof GatewayError)) throw e;
           refused.set(id, e.code);

@@ -7,6 +7,7 @@ import type { CertificateAuthority, IssuedCertificate } from "./ca.js";
 import type { CertFacts } from "./cert-info.js";
 import { parseCsr } from "./csr.js";
 import { hashToken, tokenUsable } from "./tokens.js";
+import { deviceNameRefusal, namesOf } from "./names.js";
 
 /**
  * Enrollment as a domain operation, independent of HTTP: an authorized
@@ -69,6 +70,9 @@ function checkAuthorization(store: Store, auth: Authorization, now: number): str
 
 /** Whether the device may (still) receive a certificate: unknown devices may (first enrollment), revoked ones never. */
 function checkDevice(store: Store, auth: Authorization, deviceId: string): void {
+  // One name space (names.ts): a service's or admin's name never becomes a device, by token or by manufacturer certificate.
+  const taken = deviceNameRefusal(deviceId, namesOf(store, deviceId));
+  if (taken) throw new GatewayError("FG_DEVICE_ID_TAKEN", taken);
   const dev = store.devices.get(deviceId);
   if (dev?.status === "revoked") throw new GatewayError("FG_DEVICE_REVOKED");
   // A re-enrolling certificate implies a device row; its absence means the registry was tampered with.
@@ -104,11 +108,12 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   // Every extension comes from the profile; nothing the CSR asks for (CA:TRUE, key usages) is copied.
   const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
   const now = d.clock();
-  d.store.transaction(() => {
+  const superseded = d.store.transaction((): string[] => {
     if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID");
     // Re-checked under the write lock: a revocation may have committed since the checks above.
     checkDevice(d.store, auth, deviceId);
     if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
+    const superseded = auth.kind === "token" ? supersedeForToken(d.store, auth.token, deviceId, now) : [];
     d.store.devices.ensure(deviceId, now);
     d.store.certificates.insert({
       serial: cert.serial, role: "device", name: deviceId, deviceId,
@@ -120,11 +125,31 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
         method: auth.kind,
         notAfter: new Date(cert.notAfter).toISOString(),
         ...(auth.kind === "token" ? {} : { presentedSerial: auth.facts.serial }),
+        ...(superseded.length > 0 ? { superseded } : {}),
       },
     });
+    return superseded;
   });
+  // The replaced certificates' live sessions are closed (by serial: the device's new session stays).
+  if (superseded.length > 0) d.events.emit("revoked", { deviceId: null, serials: superseded, reason: "superseded" });
   d.events.emit("enrolled", { deviceId, serial: cert.serial, op: operation });
   return { deviceId, operation, certificate: cert };
+}
+
+/**
+ * Inside the enrollment transaction, for a token enrollment of a device that
+ * already holds a valid certificate: only a token created with `reprovision`
+ * may replace it, and then every valid certificate of the device is revoked as
+ * superseded (RFC 5280 §5.3.1), logged for every broker to close its sessions.
+ */
+function supersedeForToken(store: Store, token: string, deviceId: string, now: number): string[] {
+  if (!store.certificates.hasValid(deviceId, now)) return [];
+  if (!store.tokens.get(hashToken(token))?.reprovision) {
+    throw new GatewayError("FG_TOKEN_INVALID", "device already has a valid certificate and this token was not created to re-provision it");
+  }
+  const serials = store.certificates.revokeForDevice(deviceId, "superseded", now);
+  for (const s of serials) store.revocations.append(null, s, now);
+  return serials;
 }
 
 export interface Refusal {
