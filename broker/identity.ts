@@ -72,8 +72,9 @@ const MAX_NAME = 64;
 /**
  * The clientId rule (CONTRACT §5, made unambiguous): a clientId belongs to exactly
  * one principal, so no identity can take over another's session [MQTT-3.1.4-2].
- *  - A device uses its device id, and only if that id is no credential's name.
- *  - A service or admin uses its name (which must not also be a device id), or
+ *  - A device uses its device id, and only if that id is no credential's name
+ *    (where a registry from before this rule holds both, the credential keeps it).
+ *  - A service or admin uses its name, or
  *    `<name>-<suffix>` when that clientId is not itself a registered name (device
  *    or credential) and no longer credential name `<name>-…` owns it (longest
  *    prefix wins: with `s` and `s-b`, `s-b-1` is `s-b`'s, never `s`'s).
@@ -88,9 +89,8 @@ export function clientIdRefusal(identity: Identity, clientId: string, names: Nam
     const why = deviceNameRefusal(identity.name, { device: true, credential: role === "service" || role === "admin" ? role : undefined });
     return why ? refuse("FG_DEVICE_ID_TAKEN", why) : undefined;
   }
-  if (clientId === identity.name) {
-    return names.isDevice(clientId) ? refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} is also a device id`) : undefined;
-  }
+  // A credential's own name is its own: a device by that name is refused above, so it never holds this clientId.
+  if (clientId === identity.name) return undefined;
   if (isValidName(clientId) && (names.isDevice(clientId) || names.credentialRole(clientId) !== undefined)) {
     return refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} is the name of another device or credential`);
   }
