@@ -32,7 +32,7 @@ export function parseTokensCsv(text: string): TokenLine[] {
   return out;
 }
 
-/** Device ids P000001 .. P<n>, numbered as `token create --count` numbers them. */
+/** Device ids P000001 .. P<n>, the simulator's own fleet (the ids a first `token create --count` batch makes; later batches continue after the highest id). */
 export function deviceIds(prefix: string, count: number): string[] {
   const width = Math.max(6, String(count).length);
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(width, "0")}`);
