@@ -109,9 +109,10 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
   const now = d.clock();
   const superseded = d.store.transaction((): string[] => {
-    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID");
-    // Re-checked under the write lock: a revocation may have committed since the checks above.
+    // Re-checked under the write lock: a revocation may have committed since the checks above
+    // (it also cancelled the device's tokens; the device's state is the better answer).
     checkDevice(d.store, auth, deviceId);
+    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID");
     if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
     const superseded = auth.kind === "token" ? supersedeForToken(d.store, auth.token, deviceId, now) : [];
     d.store.devices.ensure(deviceId, now);
