@@ -13,7 +13,7 @@ export class Tokens {
   private readonly sOutstanding: Statement<[number], Raw>;
   private readonly sCancel: Statement<[number, string, number]>;
   private readonly sAny: Statement<[string], { n: number }>;
-  private readonly sIdsWithPrefix: Statement<[number, string, number, string], { id: string }>;
+  private readonly sIdsWithPrefix: Statement<[string, string, string, string], { id: string }>;
 
   constructor(db: Database) {
     this.sInsert = db.prepare("INSERT INTO tokens(hash, device_id, created_at, expires_at, reprovision) VALUES (?, ?, ?, ?, ?)");
@@ -28,8 +28,9 @@ export class Tokens {
     // A cancelled token expires now: the row stays (the device id keeps its owner), it can never be used.
     this.sCancel = db.prepare("UPDATE tokens SET expires_at = ? WHERE device_id = ? AND used_at IS NULL AND expires_at > ?");
     this.sAny = db.prepare("SELECT count(*) AS n FROM tokens WHERE device_id = ?");
+    // A range on the primary key and tokens_device: ids are ASCII below 0x7f, so [P, P + "\x7f") holds exactly the ids starting with P.
     this.sIdsWithPrefix = db.prepare(
-      "SELECT id FROM devices WHERE substr(id, 1, ?) = ? UNION SELECT device_id AS id FROM tokens WHERE substr(device_id, 1, ?) = ?",
+      "SELECT id FROM devices WHERE id >= ? AND id < ? UNION SELECT device_id AS id FROM tokens WHERE device_id >= ? AND device_id < ?",
     );
   }
 
@@ -64,6 +65,7 @@ export class Tokens {
 
   /** Device ids starting with `prefix`, from the devices and every token ever created. */
   idsWithPrefix(prefix: string): string[] {
-    return this.sIdsWithPrefix.all(prefix.length, prefix, prefix.length, prefix).map((r) => r.id);
+    const end = `${prefix}\x7f`;
+    return this.sIdsWithPrefix.all(prefix, end, prefix, end).map((r) => r.id).filter((id) => id.startsWith(prefix));
   }
 }
