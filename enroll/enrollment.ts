@@ -56,6 +56,7 @@ function checkAuthorization(store: Store, auth: Authorization, now: number): str
   // Checked before any work on the CSR; consumed atomically only at the end.
   if (auth.kind === "token") {
     if (!tokenUsable(store, auth.deviceId, auth.token, now)) throw new GatewayError("FG_TOKEN_INVALID");
+    if (!reprovisionAllowed(store, auth.token, auth.deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
     return auth.deviceId;
   }
   if (auth.kind === "bootstrap") return auth.deviceId;
@@ -137,6 +138,13 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   return { deviceId, operation, certificate: cert };
 }
 
+const NOT_REPROVISION = "device already has a valid certificate and this token was not created to re-provision it";
+
+/** A token enrolls a device that holds a valid certificate only if it was created with `reprovision`. */
+function reprovisionAllowed(store: Store, token: string, deviceId: string, now: number): boolean {
+  return !store.certificates.hasValid(deviceId, now) || store.tokens.get(hashToken(token))?.reprovision === true;
+}
+
 /**
  * Inside the enrollment transaction, for a token enrollment of a device that
  * already holds a valid certificate: only a token created with `reprovision`
@@ -145,9 +153,7 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
  */
 function supersedeForToken(store: Store, token: string, deviceId: string, now: number): string[] {
   if (!store.certificates.hasValid(deviceId, now)) return [];
-  if (!store.tokens.get(hashToken(token))?.reprovision) {
-    throw new GatewayError("FG_TOKEN_INVALID", "device already has a valid certificate and this token was not created to re-provision it");
-  }
+  if (!reprovisionAllowed(store, token, deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
   const serials = store.certificates.revokeForDevice(deviceId, "superseded", now);
   for (const s of serials) store.revocations.append(null, s, now);
   return serials;
