@@ -153,6 +153,7 @@ test("a clientId that changed hands: no takeover of a live session, no inheritan
   assert.equal(cli("token", "create", "nh-x").status, 0);
   const newDev = issueDirect(g.gw.deps, "nh-x");
   assert.equal(connackOf(await attempt(g, newDev, "nh-x")), 5, "the live service session is not taken over by another identity");
+  assert.ok(logged(g, "FG_MQTT_CLIENTID_TAKEN").some((l) => l.clientId === "nh-x" && /live session of service nh/.test(String(l.reason))));
   assert.ok(holder.connected);
   holder.end(true);
   await closed(holder);
