@@ -6,8 +6,12 @@ import type { GatewayConfig } from "./config.js";
 
 /** In-process notifications between parts of one gateway (broker, metrics, CRL). */
 export interface GatewayEventMap {
-  /** A device was revoked by this process; other processes learn it from the revocation log. */
-  revoked: [{ deviceId: string; serials: string[]; reason: string }];
+  /**
+   * Certificates were revoked by this process: a whole device (deviceId set), or
+   * single certificates (deviceId null: a service/admin credential, or a device's
+   * certificates superseded by re-provisioning). Other processes learn it from the revocation log.
+   */
+  revoked: [{ deviceId: string | null; serials: string[]; reason: string }];
   enrolled: [{ deviceId: string; serial: string; op: "simpleenroll" | "simplereenroll" }];
 }
 

@@ -6,7 +6,8 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import { aclFor } from "./acl.js";
-import { clientIdBound, identify, registryRefusal, who, type Refusal } from "./identity.js";
+import { clientIdRefusal, identify, principalOf, registryRefusal, takeoverRefusal, who, type NameRegistry, type Refusal } from "./identity.js";
+import type { SessionOwners } from "./session-owners.js";
 import { PublishLimiter } from "./limits.js";
 import type { LogThrottle } from "./log-throttle.js";
 import type { Presence } from "./presence.js";
@@ -28,6 +29,9 @@ export interface HookContext {
   /** Subscriptions authorizeSubscribe granted: the only ones a persistent session stores (subscription-store.ts). */
   readonly granted: WeakSet<object>;
   readonly closing: () => boolean;
+  /** Who holds a name: device ids and credential names share one name space. */
+  readonly names: NameRegistry;
+  readonly sessionOwners: SessionOwners;
 }
 
 type Hooks = Required<Pick<AedesOptions, "preConnect" | "authenticate" | "authorizePublish" | "authorizeSubscribe" | "authorizeForward">>;
@@ -87,6 +91,7 @@ export function createHooks(ctx: HookContext): Hooks {
       const st = sessions.get(client);
       if (!st) return callback(new Error("connection without TLS state"), false);
       st.willTopic = packet.will?.topic;
+      st.connect = packet;
       callback(null, true);
     },
 
@@ -97,14 +102,12 @@ export function createHooks(ctx: HookContext): Hooks {
       const r = identify(st?.cert, ctx.clock());
       if (!r.ok || !st) return refuse(client, st, r.ok ? { ok: false, code: "FG_MQTT_NO_CERT", reason: "no TLS state" } : r, callback);
       const id = r.identity;
-      if (!clientIdBound(id, client.id)) {
-        return refuse(client, st, { ok: false, code: "FG_MQTT_CLIENTID_MISMATCH", reason: `clientId ${JSON.stringify(client.id)} is not bound to ${id.role} ${id.name}` }, callback);
-      }
-      // A service/admin clientId that is also a device id would close that device's
-      // session ([MQTT-3.1.4-2]); only the device itself may use its id.
-      if (id.role !== "device" && ctx.store.devices.get(client.id)) {
-        return refuse(client, st, { ok: false, code: "FG_MQTT_CLIENTID_MISMATCH", reason: `clientId ${JSON.stringify(client.id)} is a device id` }, callback);
-      }
+      // A clientId belongs to one principal; a live session is never taken over by another ([MQTT-3.1.4-2]).
+      const bound = clientIdRefusal(id, client.id, ctx.names);
+      if (bound) return refuse(client, st, bound, callback);
+      const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id];
+      const taken = holder && holder !== client ? takeoverRefusal(id, sessions.get(holder)?.identity, client.id) : undefined;
+      if (taken) return refuse(client, st, taken, callback);
       // Checked on every CONNECT, resumed TLS sessions included (a ticket outlives a revocation).
       const reg = registryRefusal(id, ctx.standing(id.serial));
       if (reg) return refuse(client, st, reg, callback);
@@ -113,6 +116,14 @@ export function createHooks(ctx: HookContext): Hooks {
       if (will && !will.allow) {
         metrics.aclDenials.inc({ action: "will", reason: will.reason });
         return refuse(client, st, { ok: false, code: "FG_MQTT_WILL_DENIED", reason: `will topic ${JSON.stringify(st.willTopic)} is not allowed` }, callback);
+      }
+      // Session state another principal left under this clientId is not inherited [MQTT-3.1.2-6].
+      const packet = st.connect;
+      st.connect = undefined;
+      if (packet && ctx.sessionOwners.claim(client.id, principalOf(id), client.id === id.name, packet.clean !== false)) {
+        packet.clean = true;
+        client.clean = true;
+        ctx.log.info({ code: "FG_MQTT_CLIENTID_TAKEN", clientId: client.id, serial: id.serial, deviceId: id.role === "device" ? id.name : undefined }, "session state of another principal under this clientId discarded");
       }
       st.identity = id;
       st.acl = acl;

@@ -2,6 +2,7 @@ import type { PeerFacts } from "./peer-facts.js";
 import type { CertStanding, Role } from "../db/types.js";
 import type { ErrorCode } from "../errors.js";
 import { OID, isValidName } from "../enroll/roles.js";
+import { deviceNameRefusal } from "../enroll/names.js";
 
 /**
  * Who an MQTT client is, decided from its certificate alone (CONTRACT §5).
@@ -55,6 +56,64 @@ export function identify(cert: PeerCertificate | undefined, now: number): Identi
 export function clientIdBound(identity: Identity, clientId: string): boolean {
   if (identity.role === "device") return clientId === identity.name;
   return clientId === identity.name || clientId.startsWith(`${identity.name}-`);
+}
+
+/** Who holds a name in the registry (enroll/names.ts: one name space for devices and credentials). */
+export interface NameRegistry {
+  /** A device row exists, or a token was ever created for this id. */
+  isDevice(name: string): boolean;
+  /** The role of the service/admin credential issued under this name, if any. */
+  credentialRole(name: string): Role | undefined;
+}
+
+/** Longest name the grammar allows: no prefix longer than this can be a registered name. */
+const MAX_NAME = 64;
+
+/**
+ * The clientId rule (CONTRACT §5, made unambiguous): a clientId belongs to exactly
+ * one principal, so no identity can take over another's session [MQTT-3.1.4-2].
+ *  - A device uses its device id, and only if that id is no credential's name
+ *    (where a registry from before this rule holds both, the credential keeps it).
+ *  - A service or admin uses its name, or
+ *    `<name>-<suffix>` when that clientId is not itself a registered name (device
+ *    or credential) and no longer credential name `<name>-…` owns it (longest
+ *    prefix wins: with `s` and `s-b`, `s-b-1` is `s-b`'s, never `s`'s).
+ * Pure: identity, clientId and a registry lookup in, refusal or undefined out.
+ */
+export function clientIdRefusal(identity: Identity, clientId: string, names: NameRegistry): Refusal | undefined {
+  if (!clientIdBound(identity, clientId)) {
+    return refuse("FG_MQTT_CLIENTID_MISMATCH", `clientId ${JSON.stringify(clientId)} is not bound to ${identity.role} ${identity.name}`);
+  }
+  if (identity.role === "device") {
+    const role = names.credentialRole(identity.name);
+    const why = deviceNameRefusal(identity.name, { device: true, credential: role === "service" || role === "admin" ? role : undefined });
+    return why ? refuse("FG_DEVICE_ID_TAKEN", why) : undefined;
+  }
+  // A credential's own name is its own: a device by that name is refused above, so it never holds this clientId.
+  if (clientId === identity.name) return undefined;
+  if (isValidName(clientId) && (names.isDevice(clientId) || names.credentialRole(clientId) !== undefined)) {
+    return refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} is the name of another device or credential`);
+  }
+  for (let i = clientId.indexOf("-", identity.name.length + 1); i > 0 && i <= MAX_NAME; i = clientId.indexOf("-", i + 1)) {
+    const owner = clientId.slice(0, i);
+    if (isValidName(owner) && names.credentialRole(owner) !== undefined) {
+      return refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} belongs to credential ${owner} (${owner}-…)`);
+    }
+  }
+  return undefined;
+}
+
+/** The principal behind an identity: all certificates of one device or credential share it. */
+export const principalOf = (id: Identity): string => `${id.role}:${id.name}`;
+
+/**
+ * [MQTT-3.1.4-2] closes a live session when a client connects with its clientId.
+ * That takeover is allowed only from the same principal (a device reconnecting,
+ * perhaps with a renewed certificate), never from another identity.
+ */
+export function takeoverRefusal(newcomer: Identity, holder: Identity | undefined, clientId: string): Refusal | undefined {
+  if (!holder || principalOf(holder) === principalOf(newcomer)) return undefined;
+  return refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} is held by a live session of ${holder.role} ${holder.name}`);
 }
 
 /**

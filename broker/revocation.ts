@@ -23,7 +23,7 @@ export class RevocationFollower {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
-  private readonly onEvent = (e: { deviceId: string; serials: string[] }) =>
+  private readonly onEvent = (e: { deviceId: string | null; serials: string[] }) =>
     this.onRevoked({ deviceId: e.deviceId, serials: e.serials, source: "event" });
 
   constructor(

@@ -14,6 +14,7 @@ import { PeerCertCache } from "./peer-cert.js";
 import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
+import { SessionOwners } from "./session-owners.js";
 import { StandingCache } from "./standing-cache.js";
 import { who } from "./identity.js";
 import { storeOnlyGranted } from "./subscription-store.js";
@@ -56,7 +57,11 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   let closing = false;
 
   const broker = new Aedes({
-    ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, granted, closing: () => closing }),
+    ...createHooks({
+      store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, granted, closing: () => closing,
+      names: { isDevice: (n) => d.store.devices.get(n) !== undefined || d.store.tokens.everIssued(n), credentialRole: (n) => d.store.certificates.credentialRole(n) },
+      sessionOwners: new SessionOwners(),
+    }),
     drainTimeout: DRAIN_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.

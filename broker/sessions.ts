@@ -18,6 +18,8 @@ export class ClientState {
   acl: Acl | undefined = undefined;
   /** The will topic from CONNECT (preConnect), checked with the publish rules in authenticate. */
   willTopic: string | undefined = undefined;
+  /** The CONNECT packet until authenticate decides (it may force a clean session, session-owners.ts). */
+  connect: { clean?: boolean } | undefined = undefined;
   /** Created on the first PUBLISH. */
   limiter: PublishLimiter | undefined = undefined;
   /** Granted subscription filters, for the per-client limit (few: an array beats a Set here). */

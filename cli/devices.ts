@@ -26,7 +26,9 @@ list      all devices; --expiring keeps those whose newest valid certificate
           [{ id, status, online, lastSeen, certificates: [{ serial, notBefore, notAfter, status }] }]
 revoke    revokes the device and all its certificates, updates the CRL and
           closes its live MQTT sessions within a second, on every gateway
-          process sharing this data directory. Revoking twice is harmless.`,
+          process sharing this data directory, and cancels its outstanding
+          tokens. For a device that never enrolled, it cancels its tokens.
+          Revoking twice is harmless.`,
   async run(io) {
     const { values, positionals } = parse(io.argv, { ...GATEWAY_FLAGS, json: { type: "boolean" }, expiring: { type: "string" }, reason: { type: "string" } });
     if (values.help) return io.out(devicesCommand.help + "\n"), 0;
@@ -47,7 +49,9 @@ revoke    revokes the device and all its certificates, updates the CRL and
       if (!isRevocationReason(reason)) throw new UsageError(`--reason must be one of ${REVOCATION_REASONS.join(", ")}`);
       await withDataDir(config, ({ store }) => {
         const r = revokeDevice({ store, clock: Date.now }, positionals[1]!, reason, actor(io.env));
-        io.out(r.alreadyRevoked ? `device ${r.deviceId} was already revoked\n` : `revoked device ${r.deviceId} (${r.serials.length} certificate(s))\n`);
+        const tokens = r.tokensCancelled > 0 ? `; cancelled ${r.tokensCancelled} outstanding token(s)` : "";
+        if (!r.enrolled) io.out(`device ${r.deviceId} never enrolled; cancelled ${r.tokensCancelled} outstanding token(s)\n`);
+        else io.out(r.alreadyRevoked ? `device ${r.deviceId} was already revoked${tokens}\n` : `revoked device ${r.deviceId} (${r.serials.length} certificate(s))${tokens}\n`);
       });
       return 0;
     }

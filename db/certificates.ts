@@ -30,6 +30,11 @@ export class Certificates {
   private readonly sRevoked: Statement<[number], Raw>;
   private readonly sExpiring: Statement<[number, number], { n: number }>;
   private readonly sStanding: Statement<[string], StandingRaw>;
+  private readonly sCredentials: Statement<[], Raw>;
+  private readonly sCredentialRole: Statement<[string], { role: string }>;
+  private readonly sCredentialNames: Statement<[], { name: string; role: string }>;
+  private readonly sRevokeCredential: Statement<[number, string, string], { serial: string }>;
+  private readonly sHasValid: Statement<[string, number], { n: number }>;
 
   constructor(db: Database) {
     this.sInsert = db.prepare(
@@ -47,6 +52,14 @@ export class Certificates {
     this.sStanding = db.prepare(
       "SELECT c.role, c.name, c.device_id, c.status, d.status AS device_status FROM certificates c LEFT JOIN devices d ON d.id = c.device_id WHERE c.serial = ?",
     );
+    // Credentials (service, admin) are the certificates without a device.
+    this.sCredentials = db.prepare("SELECT * FROM certificates WHERE device_id IS NULL ORDER BY name, issued_at");
+    this.sCredentialRole = db.prepare("SELECT role FROM certificates WHERE device_id IS NULL AND name = ? LIMIT 1");
+    this.sCredentialNames = db.prepare("SELECT DISTINCT name, role FROM certificates WHERE device_id IS NULL");
+    this.sRevokeCredential = db.prepare(
+      "UPDATE certificates SET status = 'revoked', revoked_at = ?, revocation_reason = ? WHERE device_id IS NULL AND name = ? AND status = 'valid' RETURNING serial",
+    );
+    this.sHasValid = db.prepare("SELECT count(*) AS n FROM certificates WHERE device_id = ? AND +status = 'valid' AND not_after > ?");
     this.sExpiring = db.prepare(
       "SELECT count(*) AS n FROM (SELECT max(not_after) AS na FROM certificates WHERE device_id IS NOT NULL AND status = 'valid' AND not_after > ? GROUP BY device_id) WHERE na <= ?",
     );
@@ -69,6 +82,31 @@ export class Certificates {
   /** Revokes every unexpired valid certificate of a device; returns the serials that changed. */
   revokeForDevice(deviceId: string, reason: RevocationReason, now: number): string[] {
     return this.sRevokeDevice.all(now, reason, deviceId, now).map((r) => r.serial);
+  }
+
+  /** Every service and admin certificate, by name then issue time. */
+  credentials(): CertificateRow[] {
+    return this.sCredentials.all().map(toRow);
+  }
+
+  /** The role of the service/admin credential called `name`, if one was ever issued. */
+  credentialRole(name: string): Role | undefined {
+    return this.sCredentialRole.get(name)?.role as Role | undefined;
+  }
+
+  /** The names (and roles) of every service and admin credential ever issued. */
+  credentialNames(): { name: string; role: Role }[] {
+    return this.sCredentialNames.all().map((r) => ({ name: r.name, role: r.role as Role }));
+  }
+
+  /** Revokes every valid certificate of a service/admin credential; returns the serials that changed. */
+  revokeCredential(name: string, reason: RevocationReason, now: number): string[] {
+    return this.sRevokeCredential.all(now, reason, name).map((r) => r.serial);
+  }
+
+  /** Whether the device holds a valid, unexpired certificate. */
+  hasValid(deviceId: string, now: number): boolean {
+    return (this.sHasValid.get(deviceId, now)?.n ?? 0) > 0;
   }
 
   /**

@@ -93,6 +93,16 @@ CREATE INDEX audit_device_at ON audit_events(device_id, at, id);
 ALTER TABLE tokens ADD COLUMN issued_serial TEXT;
 `,
   },
+  {
+    // One name space for devices and credentials: find a service/admin credential
+    // by name quickly (every CONNECT and every token creation asks), and mark the
+    // tokens that may re-provision a device that already holds a valid certificate.
+    version: 4,
+    sql: `
+CREATE INDEX certificates_credential_name ON certificates(name) WHERE device_id IS NULL;
+ALTER TABLE tokens ADD COLUMN reprovision INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export function migrate(db: Database): number {

@@ -32,7 +32,7 @@ export function parseTokensCsv(text: string): TokenLine[] {
   return out;
 }
 
-/** Device ids P000001 .. P<n>, numbered as `token create --count` numbers them. */
+/** Device ids P000001 .. P<n>, the simulator's own fleet (the ids a first `token create --count` batch makes; later batches continue after the highest id). */
 export function deviceIds(prefix: string, count: number): string[] {
   const width = Math.max(6, String(count).length);
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(i + 1).padStart(width, "0")}`);
@@ -59,7 +59,9 @@ export function mintTokens(store: Store, ids: readonly string[], ttlSeconds: num
     store.transaction(() => {
       for (const id of ids.slice(i, i + batch)) {
         try {
-          tokens.set(id, createToken({ store, clock }, id, ttlSeconds, "sim").token);
+          // The simulator mints only for devices it holds no key for (no --state, or lost):
+          // enrolling them again is what it is asked to do, so it re-provisions.
+          tokens.set(id, createToken({ store, clock }, id, ttlSeconds, "sim", { reprovision: true }).token);
         } catch (e) {
           if (!(e instanceof GatewayError)) throw e;
           refused.set(id, e.code);

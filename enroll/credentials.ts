@@ -6,6 +6,11 @@ import { GatewayError } from "../errors.js";
 import type { CertificateAuthority } from "./ca.js";
 import { ensurePrivateDir, writeKeyFile, writePublicFile } from "./files.js";
 import { isValidName } from "./roles.js";
+import { assertCredentialName } from "./names.js";
+import type { RevocationReason } from "../db/types.js";
+import type { GatewayEvents } from "../deps.js";
+import { certStatus, isRevocationReason, type CertView } from "./fleet.js";
+import { REVOCATION_REASONS } from "../db/types.js";
 
 export type CredentialRole = "service" | "admin";
 
@@ -20,9 +25,12 @@ export function issueCredential(
 ): { certFile: string; keyFile: string; serial: string } {
   if (role !== "service" && role !== "admin") throw new GatewayError("FG_USAGE", "--role must be service or admin");
   if (!isValidName(name)) throw new GatewayError("FG_NAME_INVALID");
+  assertCredentialName(d.store, name, role);
   const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const issued = d.ca.issueClient(role, name, publicKey.export({ type: "spki", format: "der" }), 365);
   d.store.transaction(() => {
+    // Again under the write lock: a token or device for this name may have been created meanwhile.
+    assertCredentialName(d.store, name, role);
     d.store.certificates.insert({ serial: issued.serial, role, name, deviceId: null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: d.clock(), pem: issued.pem });
     d.store.audit.append({ type: "credential.issued", actor, serial: issued.serial, detail: { role, name } });
   });
@@ -39,4 +47,54 @@ export function ensureAdminCredential(d: { store: Store; ca: CertificateAuthorit
   if (fs.existsSync(path.join(adminDir, "admin.pem")) && fs.existsSync(path.join(adminDir, "admin.key"))) return false;
   issueCredential(d, "admin", "admin", adminDir, "system");
   return true;
+}
+
+/** One service or admin credential as `cert list --json` and `GET /api/v1/credentials` show it. */
+export interface CredentialView {
+  name: string;
+  role: CredentialRole;
+  status: "valid" | "revoked";
+  certificates: { serial: string; notBefore: string; notAfter: string; status: CertView }[];
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Service and admin credentials by name; a credential is valid while one of its certificates is. */
+export function listCredentials(store: Store, now: number): CredentialView[] {
+  const byName = new Map<string, CredentialView>();
+  for (const c of store.certificates.credentials()) {
+    let v = byName.get(c.name);
+    if (!v) byName.set(c.name, (v = { name: c.name, role: c.role as CredentialRole, status: "revoked", certificates: [] }));
+    const status = certStatus(c, now);
+    if (status === "valid") v.status = "valid";
+    v.certificates.push({ serial: c.serial, notBefore: iso(c.notBefore), notAfter: iso(c.notAfter), status });
+  }
+  return [...byName.values()];
+}
+
+export interface CredentialRevokeResult { readonly name: string; readonly role: CredentialRole; readonly alreadyRevoked: boolean; readonly serials: string[] }
+
+/**
+ * Revokes every certificate of a service or admin credential: they go on the CRL,
+ * the HTTPS admin API and MQTT refuse them (their registry standing is checked on
+ * every request and CONNECT), and the revocation log entries make every gateway
+ * process close their live sessions. Idempotent; an unknown name is FG_NOT_FOUND.
+ */
+export function revokeCredential(
+  d: { store: Store; clock: () => number; events?: GatewayEvents },
+  name: string, reason: RevocationReason, actor: string,
+): CredentialRevokeResult {
+  if (!isValidName(name)) throw new GatewayError("FG_NAME_INVALID");
+  if (!isRevocationReason(reason)) throw new GatewayError("FG_BODY_INVALID", `reason must be one of ${REVOCATION_REASONS.join(", ")}`);
+  const now = d.clock();
+  const r = d.store.transaction((): CredentialRevokeResult => {
+    const role = d.store.certificates.credentialRole(name);
+    if (role !== "service" && role !== "admin") throw new GatewayError("FG_NOT_FOUND", `credential ${name} not found`);
+    const serials = d.store.certificates.revokeCredential(name, reason, now);
+    for (const s of serials) d.store.revocations.append(null, s, now);
+    d.store.audit.append({ at: now, type: "credential.revoked", actor, detail: { name, role, reason, serials, alreadyRevoked: serials.length === 0 } });
+    return { name, role, alreadyRevoked: serials.length === 0, serials };
+  });
+  if (r.serials.length > 0) d.events?.emit("revoked", { deviceId: null, serials: r.serials, reason });
+  return r;
 }

@@ -9,6 +9,7 @@ import type { CertFacts } from "./cert-info.js";
 import { parseCsr, type ParsedCsr } from "./csr.js";
 import { hashToken, tokenUsable } from "./tokens.js";
 import { pickByKey, recentReplay, stillDeliverable, tokenReplay, type ReplayCandidate } from "./redelivery.js";
+import { deviceNameRefusal, namesOf } from "./names.js";
 
 /**
  * Enrollment as a domain operation, independent of HTTP: an authorized
@@ -122,6 +123,7 @@ function checkAuthorization(store: Store, auth: Authorization, now: number): str
   // Checked before any work on the CSR; consumed atomically only at the end.
   if (auth.kind === "token") {
     if (!tokenUsable(store, auth.deviceId, auth.token, now)) throw new GatewayError("FG_TOKEN_INVALID");
+    if (!reprovisionAllowed(store, auth.token, auth.deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
     return auth.deviceId;
   }
   if (auth.kind === "bootstrap") return auth.deviceId;
@@ -136,6 +138,9 @@ function checkAuthorization(store: Store, auth: Authorization, now: number): str
 
 /** Whether the device may (still) receive a certificate: unknown devices may (first enrollment), revoked ones never. */
 function checkDevice(store: Store, auth: Authorization, deviceId: string): void {
+  // One name space (names.ts): a service's or admin's name never becomes a device, by token or by manufacturer certificate.
+  const taken = deviceNameRefusal(deviceId, namesOf(store, deviceId));
+  if (taken) throw new GatewayError("FG_DEVICE_ID_TAKEN", taken);
   const dev = store.devices.get(deviceId);
   if (dev?.status === "revoked") throw new GatewayError("FG_DEVICE_REVOKED");
   // A re-enrolling certificate implies a device row; its absence means the registry was tampered with.
@@ -171,11 +176,13 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   // Every extension comes from the profile; nothing the CSR asks for (CA:TRUE, key usages) is copied.
   const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
   const now = d.clock();
-  d.store.transaction(() => {
-    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now, cert.serial)) throw new GatewayError("FG_TOKEN_INVALID");
-    // Re-checked under the write lock: a revocation may have committed since the checks above.
+  const superseded = d.store.transaction((): string[] => {
+    // Re-checked under the write lock: a revocation may have committed since the checks above
+    // (it also cancelled the device's tokens; the device's state is the better answer).
     checkDevice(d.store, auth, deviceId);
+    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now, cert.serial)) throw new GatewayError("FG_TOKEN_INVALID");
     if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
+    const superseded = auth.kind === "token" ? supersedeForToken(d.store, auth.token, deviceId, now) : [];
     d.store.devices.ensure(deviceId, now);
     d.store.certificates.insert({
       serial: cert.serial, role: "device", name: deviceId, deviceId,
@@ -187,11 +194,36 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
         method: auth.kind,
         notAfter: new Date(cert.notAfter).toISOString(),
         ...(auth.kind === "token" ? {} : { presentedSerial: auth.facts.serial }),
+        ...(superseded.length > 0 ? { superseded } : {}),
       },
     });
+    return superseded;
   });
+  // The replaced certificates' live sessions are closed (by serial: the device's new session stays).
+  if (superseded.length > 0) d.events.emit("revoked", { deviceId: null, serials: superseded, reason: "superseded" });
   d.events.emit("enrolled", { deviceId, serial: cert.serial, op: operation });
   return { deviceId, operation, certificate: cert };
+}
+
+const NOT_REPROVISION = "device already has a valid certificate and this token was not created to re-provision it";
+
+/** A token enrolls a device that holds a valid certificate only if it was created with `reprovision`. */
+function reprovisionAllowed(store: Store, token: string, deviceId: string, now: number): boolean {
+  return !store.certificates.hasValid(deviceId, now) || store.tokens.get(hashToken(token))?.reprovision === true;
+}
+
+/**
+ * Inside the enrollment transaction, for a token enrollment of a device that
+ * already holds a valid certificate: only a token created with `reprovision`
+ * may replace it, and then every valid certificate of the device is revoked as
+ * superseded (RFC 5280 §5.3.1), logged for every broker to close its sessions.
+ */
+function supersedeForToken(store: Store, token: string, deviceId: string, now: number): string[] {
+  if (!store.certificates.hasValid(deviceId, now)) return [];
+  if (!reprovisionAllowed(store, token, deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
+  const serials = store.certificates.revokeForDevice(deviceId, "superseded", now);
+  for (const s of serials) store.revocations.append(null, s, now);
+  return serials;
 }
 
 export interface Refusal {

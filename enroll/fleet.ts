@@ -11,13 +11,16 @@ export interface DeviceView {
   status: DeviceRow["status"];
   online: boolean;
   lastSeen: string | null;
-  certificates: { serial: string; notBefore: string; notAfter: string; status: "valid" | "revoked" | "expired" }[];
+  certificates: { serial: string; notBefore: string; notAfter: string; status: CertView }[];
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function certStatus(c: CertificateRow, now: number): "valid" | "revoked" | "expired" {
-  if (c.status === "revoked") return "revoked";
+export type CertView = "valid" | "superseded" | "revoked" | "expired";
+
+/** A certificate replaced through re-provisioning shows as `superseded`; any other revocation as `revoked`. */
+export function certStatus(c: CertificateRow, now: number): CertView {
+  if (c.status === "revoked") return c.revocationReason === "superseded" ? "superseded" : "revoked";
   return c.notAfter <= now ? "expired" : "valid";
 }
 
@@ -55,13 +58,24 @@ export function isRevocationReason(r: unknown): r is RevocationReason {
   return typeof r === "string" && (REVOCATION_REASONS as readonly string[]).includes(r);
 }
 
-export interface RevokeResult { readonly deviceId: string; readonly alreadyRevoked: boolean; readonly serials: string[] }
+export interface RevokeResult {
+  readonly deviceId: string;
+  readonly alreadyRevoked: boolean;
+  readonly serials: string[];
+  /** Outstanding bootstrap tokens cancelled by this revocation. */
+  readonly tokensCancelled: number;
+  /** false: the device never enrolled; only its tokens were cancelled. */
+  readonly enrolled: boolean;
+}
 
 /**
  * Revokes a device: the device and all its unexpired certificates become
- * revoked, the revocation log gets one entry per serial (every gateway process
- * follows it to kick live sessions), and the audit trail records who did it.
- * One transaction, so a crash leaves either all of it or none. Idempotent.
+ * revoked, its outstanding tokens are cancelled, the revocation log gets one
+ * entry per serial (every gateway process follows it to kick live sessions),
+ * and the audit trail records who did it. A device that never enrolled but has
+ * tokens gets its tokens cancelled (nothing else to revoke); one that is wholly
+ * unknown is FG_NOT_FOUND. One transaction, so a crash leaves either all of it
+ * or none. Idempotent.
  */
 export function revokeDevice(
   d: { store: Store; clock: () => number; events?: GatewayEvents },
@@ -72,15 +86,21 @@ export function revokeDevice(
   const now = d.clock();
   const result = d.store.transaction((): RevokeResult => {
     const dev = d.store.devices.get(deviceId);
-    if (!dev) throw new GatewayError("FG_NOT_FOUND", `device ${deviceId} not found`);
+    if (!dev) {
+      if (!d.store.tokens.everIssued(deviceId)) throw new GatewayError("FG_NOT_FOUND", `device ${deviceId} not found`);
+      const tokensCancelled = d.store.tokens.cancelForDevice(deviceId, now);
+      d.store.audit.append({ at: now, type: "token.revoked", actor, deviceId, detail: { cancelled: tokensCancelled, via: "devices revoke", reason } });
+      return { deviceId, alreadyRevoked: false, serials: [], tokensCancelled, enrolled: false };
+    }
     const changed = d.store.devices.revoke(deviceId, reason, now);
     const serials = d.store.certificates.revokeForDevice(deviceId, reason, now);
+    const tokensCancelled = d.store.tokens.cancelForDevice(deviceId, now);
     // Always log, even when nothing changed: a live session on a revoked device must still be closed.
     d.store.revocations.append(deviceId, serials[0] ?? "*", now);
     for (const s of serials.slice(1)) d.store.revocations.append(deviceId, s, now);
-    d.store.audit.append({ at: now, type: "device.revoked", actor, deviceId, detail: { reason, serials, alreadyRevoked: !changed } });
-    return { deviceId, alreadyRevoked: !changed, serials };
+    d.store.audit.append({ at: now, type: "device.revoked", actor, deviceId, detail: { reason, serials, alreadyRevoked: !changed, tokensCancelled } });
+    return { deviceId, alreadyRevoked: !changed, serials, tokensCancelled, enrolled: true };
   });
-  d.events?.emit("revoked", { deviceId, serials: result.serials, reason });
+  if (result.enrolled) d.events?.emit("revoked", { deviceId, serials: result.serials, reason });
   return result;
 }

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { GatewayError } from "../errors.js";
 import type { Store } from "../db/store.js";
 import { isValidName } from "./roles.js";
+import { assertDeviceName } from "./names.js";
 
 /** 32 random bytes, base64url: 256 bits, safe in HTTP Basic and CSV. */
 export function newToken(): string {
@@ -17,8 +18,22 @@ export const MAX_TOKEN_TTL_SECONDS = 365 * 86400;
 
 export interface CreatedToken { readonly deviceId: string; readonly token: string; readonly expiresAt: string }
 
-/** Creates a one-time bootstrap token for a device id; the token is returned once and never stored. */
-export function createToken(d: { store: Store; clock: () => number }, deviceId: string, ttlSeconds: number, actor: string): CreatedToken {
+export interface TokenOptions {
+  /**
+   * Allow a token for a device that already holds a valid certificate. Its
+   * certificates stay valid until it enrolls with this token; then they are
+   * revoked as superseded (enrollment.ts).
+   */
+  readonly reprovision?: boolean;
+}
+
+/**
+ * Creates a one-time bootstrap token for a device id; the token is returned once
+ * and never stored. Refused for a name held by a service or admin credential
+ * (one name space, names.ts), for a revoked device, and for a device that holds
+ * a valid certificate unless re-provisioning was asked for.
+ */
+export function createToken(d: { store: Store; clock: () => number }, deviceId: string, ttlSeconds: number, actor: string, o: TokenOptions = {}): CreatedToken {
   if (!isValidName(deviceId)) throw new GatewayError("FG_DEVICE_ID_INVALID");
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
     throw new GatewayError("FG_BODY_INVALID", `ttl must be 1 to ${MAX_TOKEN_TTL_SECONDS} seconds`);
@@ -26,12 +41,59 @@ export function createToken(d: { store: Store; clock: () => number }, deviceId: 
   const now = d.clock();
   const token = newToken();
   const expiresAt = now + ttlSeconds * 1000;
+  const reprovision = o.reprovision === true;
   d.store.transaction(() => {
+    assertDeviceName(d.store, deviceId);
     if (d.store.devices.get(deviceId)?.status === "revoked") throw new GatewayError("FG_TOKEN_DEVICE_REVOKED");
-    d.store.tokens.insert(hashToken(token), deviceId, now, expiresAt);
-    d.store.audit.append({ at: now, type: "token.created", actor, deviceId, detail: { expiresAt: new Date(expiresAt).toISOString() } });
+    const enrolled = d.store.certificates.hasValid(deviceId, now);
+    if (enrolled && !reprovision) {
+      throw new GatewayError("FG_DEVICE_ENROLLED", `device ${deviceId} already has a valid certificate; pass --reprovision (API: "reprovision": true) to replace it`);
+    }
+    d.store.tokens.insert(hashToken(token), deviceId, now, expiresAt, reprovision);
+    d.store.audit.append({
+      at: now, type: "token.created", actor, deviceId,
+      detail: { expiresAt: new Date(expiresAt).toISOString(), ...(reprovision ? { reprovision: true, enrolled } : {}) },
+    });
   });
   return { deviceId, token, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+/**
+ * The ids `P000001`, `P000002`, ... for a batch of `count`, numbered after the
+ * highest id of that form already held by a device or a token (used, expired and
+ * cancelled tokens included), so a second batch never re-issues an id in service.
+ */
+export function nextBatchIds(store: Store, prefix: string, count: number): string[] {
+  let highest = 0;
+  for (const id of store.tokens.idsWithPrefix(prefix)) {
+    const rest = id.slice(prefix.length);
+    if (/^\d+$/.test(rest)) highest = Math.max(highest, Number(rest));
+  }
+  const width = Math.max(6, String(highest + count).length);
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(highest + i + 1).padStart(width, "0")}`);
+  const bad = ids.find((id) => !isValidName(id));
+  if (bad !== undefined) throw new GatewayError("FG_DEVICE_ID_INVALID", `--prefix ${JSON.stringify(prefix)} makes invalid device ids such as ${JSON.stringify(bad)}`);
+  return ids;
+}
+
+export interface TokenView { readonly deviceId: string; readonly createdAt: string; readonly expiresAt: string; readonly reprovision: boolean }
+
+/** Outstanding (unused, unexpired) tokens, by device id; never the secret or its hash. */
+export function listTokens(store: Store, now: number): TokenView[] {
+  return store.tokens.outstanding(now).map((t) => ({
+    deviceId: t.deviceId, createdAt: new Date(t.createdAt).toISOString(), expiresAt: new Date(t.expiresAt).toISOString(), reprovision: t.reprovision,
+  }));
+}
+
+/** Cancels a device's outstanding tokens (idempotent); returns how many were cancelled. */
+export function revokeTokens(d: { store: Store; clock: () => number }, deviceId: string, actor: string): { deviceId: string; cancelled: number } {
+  if (!isValidName(deviceId)) throw new GatewayError("FG_DEVICE_ID_INVALID");
+  const now = d.clock();
+  return d.store.transaction(() => {
+    const cancelled = d.store.tokens.cancelForDevice(deviceId, now);
+    d.store.audit.append({ at: now, type: "token.revoked", actor, deviceId, detail: { cancelled } });
+    return { deviceId, cancelled };
+  });
 }
 
 /** Whether a token would be accepted for this device now, without consuming it. */

@@ -3,9 +3,10 @@ import type { HttpsContext } from "../https-server.js";
 import { GatewayError } from "../../errors.js";
 import { parseDuration } from "../../duration.js";
 import { getDevice, listDevices, revokeDevice, type RevokeResult } from "../fleet.js";
-import { createToken } from "../tokens.js";
+import { createToken, listTokens, revokeTokens } from "../tokens.js";
+import { listCredentials, revokeCredential } from "../credentials.js";
 import type { RevocationReason } from "../../db/types.js";
-import { auditQuery, deviceIdParams, listQuery, revokeBody, tokenBody } from "./schemas.js";
+import { auditQuery, credentialNameParams, deviceIdParams, listQuery, revokeBody, tokenBody, tokenDeviceParams } from "./schemas.js";
 
 const DEFAULT_TOKEN_TTL = 86400;
 const DEFAULT_AUDIT_LIMIT = 100;
@@ -13,7 +14,7 @@ const DEFAULT_AUDIT_LIMIT = 100;
 /** A bad id in the path is a clear 400, not a schema dump. */
 function schemaErrorFormatter(errors: { instancePath?: string; message?: string }[], dataVar: string): Error {
   const e = errors[0];
-  if (dataVar === "params") return new GatewayError("FG_DEVICE_ID_INVALID");
+  if (dataVar === "params") return new GatewayError(e?.instancePath === "/name" ? "FG_NAME_INVALID" : "FG_DEVICE_ID_INVALID");
   return new GatewayError("FG_BODY_INVALID", `${dataVar}${e?.instancePath ?? ""} ${e?.message ?? "is invalid"}`);
 }
 
@@ -38,21 +39,42 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
     return getDevice(ctx.store, id, ctx.clock());
   });
 
-  app.post("/api/v1/devices/:id/revoke", { schema: { params: deviceIdParams, body: revokeBody } }, async (req): Promise<RevokeResult & { status: "revoked" }> => {
+  // A device that never enrolled has only tokens: they are cancelled (status "tokensCancelled").
+  app.post("/api/v1/devices/:id/revoke", { schema: { params: deviceIdParams, body: revokeBody } }, async (req): Promise<RevokeResult & { status: "revoked" | "tokensCancelled" }> => {
     const { id } = req.params as { id: string };
     req.fgDeviceId = id;
     const reason: RevocationReason = (req.body as { reason?: RevocationReason } | null)?.reason ?? "unspecified";
     const r = revokeDevice(ctx, id, reason, req.admin!.actor);
-    req.log.info({ deviceId: id, reason, serials: r.serials, actor: req.admin!.actor, alreadyRevoked: r.alreadyRevoked }, "device revoked");
-    return { ...r, status: "revoked" };
+    req.log.info({ deviceId: id, reason, serials: r.serials, actor: req.admin!.actor, alreadyRevoked: r.alreadyRevoked, tokensCancelled: r.tokensCancelled }, "device revoked");
+    return { ...r, status: r.enrolled ? "revoked" : "tokensCancelled" };
   });
 
   app.post("/api/v1/tokens", { schema: { body: tokenBody } }, async (req, reply) => {
-    const b = req.body as { deviceId: string; ttlSeconds?: number };
+    const b = req.body as { deviceId: string; ttlSeconds?: number; reprovision?: boolean };
     req.fgDeviceId = b.deviceId;
-    const t = createToken(ctx, b.deviceId, b.ttlSeconds ?? DEFAULT_TOKEN_TTL, req.admin!.actor);
-    req.log.info({ deviceId: b.deviceId, expiresAt: t.expiresAt, actor: req.admin!.actor }, "token created");
+    const t = createToken(ctx, b.deviceId, b.ttlSeconds ?? DEFAULT_TOKEN_TTL, req.admin!.actor, { reprovision: b.reprovision === true });
+    req.log.info({ deviceId: b.deviceId, expiresAt: t.expiresAt, reprovision: b.reprovision === true, actor: req.admin!.actor }, "token created");
     return reply.code(201).send(t);
+  });
+
+  app.get("/api/v1/tokens", async () => listTokens(ctx.store, ctx.clock()));
+
+  app.delete("/api/v1/tokens/:deviceId", { schema: { params: tokenDeviceParams } }, async (req) => {
+    const { deviceId } = req.params as { deviceId: string };
+    req.fgDeviceId = deviceId;
+    const r = revokeTokens(ctx, deviceId, req.admin!.actor);
+    req.log.info({ deviceId, cancelled: r.cancelled, actor: req.admin!.actor }, "tokens cancelled");
+    return r;
+  });
+
+  app.get("/api/v1/credentials", async () => listCredentials(ctx.store, ctx.clock()));
+
+  app.post("/api/v1/credentials/:name/revoke", { schema: { params: credentialNameParams, body: revokeBody } }, async (req) => {
+    const { name } = req.params as { name: string };
+    const reason: RevocationReason = (req.body as { reason?: RevocationReason } | null)?.reason ?? "unspecified";
+    const r = revokeCredential(ctx, name, reason, req.admin!.actor);
+    req.log.info({ name, role: r.role, reason, serials: r.serials, actor: req.admin!.actor, alreadyRevoked: r.alreadyRevoked }, "credential revoked");
+    return { ...r, status: "revoked" };
   });
 
   app.get("/api/v1/audit", { schema: { querystring: auditQuery } }, async (req) => {

@@ -9,6 +9,18 @@ export const deviceIdParams = {
   properties: { id: { type: "string", pattern: NAME_RE.source } },
 } as const;
 
+export const tokenDeviceParams = {
+  type: "object",
+  required: ["deviceId"],
+  properties: { deviceId: { type: "string", pattern: NAME_RE.source } },
+} as const;
+
+export const credentialNameParams = {
+  type: "object",
+  required: ["name"],
+  properties: { name: { type: "string", pattern: NAME_RE.source } },
+} as const;
+
 export const revokeBody = {
   type: ["object", "null"],
   additionalProperties: false,
@@ -22,6 +34,7 @@ export const tokenBody = {
   properties: {
     deviceId: { type: "string", pattern: NAME_RE.source },
     ttlSeconds: { type: "integer", minimum: 1, maximum: MAX_TOKEN_TTL_SECONDS },
+    reprovision: { type: "boolean" },
   },
 } as const;
 

@@ -8,7 +8,7 @@ import type { CertificateAuthority } from "../../enroll/ca.js";
 import { certFacts } from "../../enroll/cert-info.js";
 import { enroll, type Authorization } from "../../enroll/enrollment.js";
 import { revokeDevice } from "../../enroll/fleet.js";
-import { hashToken, tokenUsable } from "../../enroll/tokens.js";
+import { createToken, hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { isGatewayError } from "../../errors.js";
 
 /**
@@ -60,10 +60,11 @@ describe("enrollment races with other processes", () => {
   test("the device is revoked elsewhere after the check: FG_DEVICE_REVOKED, and the token is not spent", () => {
     const d = t.gw.deps;
     enroll(d, { kind: "token", deviceId: "race-2", token: token(t, "race-2") }, csrFor("race-2").der);
-    const tok = token(t, "race-2");
+    const tok = createToken(d, "race-2", 3600, "test", { reprovision: true }).token;
     const ca = meanwhile(() => revokeDevice({ store: other, clock: Date.now }, "race-2", "keyCompromise", "test"));
     assert.equal(code(() => enroll({ ...d, ca }, { kind: "token", deviceId: "race-2", token: tok }, csrFor("race-2").der)), "FG_DEVICE_REVOKED");
-    assert.ok(tokenUsable(d.store, "race-2", tok, Date.now()));
+    assert.equal(d.store.tokens.get(hashToken(tok))?.usedAt, null, "not spent (the revocation cancelled it)");
+    assert.ok(!tokenUsable(d.store, "race-2", tok, Date.now()));
     assert.equal(d.store.certificates.forDevice("race-2").length, 1);
   });
 

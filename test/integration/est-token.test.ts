@@ -168,9 +168,13 @@ describe("EST simpleenroll with a bootstrap token", () => {
   });
 
   test("a revoked device is refused 403 even with a fresh token, which stays unused", async () => {
-    const fresh = token(t, "dev-rv");
+    const early = token(t, "dev-rv");
     await est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: token(t, "dev-rv") });
     revokeDevice(t.gw.deps, "dev-rv", "keyCompromise", "test");
+    assert.ok(!usable("dev-rv", early), "revoking the device cancelled its outstanding token");
+    // A token the registry holds anyway (written by an older gateway, which did not cancel them).
+    const fresh = crypto.randomBytes(32).toString("base64url");
+    store().tokens.insert(hashToken(fresh), "dev-rv", Date.now(), Date.now() + 3600_000, true);
     const e = await refused(est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: fresh }), 403);
     assert.equal(e.body, "device is revoked\n");
     assert.ok(usable("dev-rv", fresh));

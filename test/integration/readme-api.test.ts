@@ -17,6 +17,7 @@ test("README admin API examples work as written", async () => {
   const g = await startTestGateway();
   try {
     issueDirect(g.gw.deps, "dev-001");
+    issueDirect(g.gw.deps, "backend", { role: "service" });
     const script = block.replaceAll("data/", `${g.dataDir}/`).replaceAll("https://localhost:8443", `https://localhost:${g.gw.httpsPort}`);
     const commands = script.replace(/\\\n\s*/g, " ").split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
     const [assignment, ...calls] = commands;
@@ -28,11 +29,13 @@ test("README admin API examples work as written", async () => {
       // Asynchronous: the gateway runs in this process and must keep serving while curl waits.
       const { stdout: out } = await run("bash", ["-c", cmd], { encoding: "utf8" });
       assert.ok(out.length > 0, c);
-      if (c.includes("/api/v1/tokens")) assert.match(out, /"token":"[A-Za-z0-9_-]{43}"/);
+      if (c.includes("-X POST https://localhost") && c.includes("/api/v1/tokens")) assert.match(out, /"token":"[A-Za-z0-9_-]{43}"/);
+      if (c.includes("-X DELETE")) assert.match(out, /"cancelled":1/);
       if (c.includes("/revoke")) assert.match(out, /"status":"revoked"/);
       if (c.includes("/crl")) assert.match(out, /Certificate Revocation List/);
     }
     assert.equal(g.gw.deps.store.devices.get("dev-001")?.status, "revoked");
+    assert.equal(g.gw.deps.store.certificates.credentials().find((c) => c.name === "backend")?.status, "revoked");
   } finally {
     await g.close();
   }

@@ -32,6 +32,8 @@ const FLEET_WIDE = [
   /^SELECT \* FROM certificates WHERE status = 'revoked'/,
   /^SELECT count\(\*\) AS n FROM \(SELECT max\(not_after\)/,
   /^SELECT \* FROM audit_events ORDER BY at DESC/,
+  // The operator's listing of outstanding tokens.
+  /^SELECT \* FROM tokens WHERE used_at IS NULL AND expires_at > \? ORDER BY/,
 ];
 
 test("every per-key statement searches an index and never walks the fleet", () => {
