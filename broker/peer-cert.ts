@@ -27,6 +27,7 @@ export class PeerCertCache {
     if (!socket.authorized) return undefined;
     const x = socket.getPeerX509Certificate();
     if (!x) return undefined;
+    // The whole certificate is the key: a forged one with a victim's serial and names differs.
     const key = x.fingerprint256;
     const hit = this.entries.get(key);
     if (hit) {
@@ -42,15 +43,16 @@ export class PeerCertCache {
   }
 }
 
+/** Lowercase hex SHA-256 of the certificate's DER, from the digest OpenSSL already computed. */
+export const certFingerprint = (x: crypto.X509Certificate): string => x.fingerprint256.replace(/:/g, "").toLowerCase();
+
 /**
  * The facts of a leaf that OpenSSL verified against a chain to one of our anchors
- * (root or issuing). Requires the DIRECT issuer to be the issuing CA: the leaf's
- * issuer name and authority key identifier match the issuing CA's subject and
- * key identifier (X509_check_issued). No second signature check: OpenSSL has
- * verified the leaf's signature with the issuer it found, and the only
- * certificate carrying that subject and key identifier under our root is the
- * issuing CA (the root signs nothing else; the issuing CA has pathLen 0 and
- * cannot mint another CA).
+ * (root or issuing). The direct issuer must be the issuing CA, proven by the
+ * leaf's SIGNATURE under the issuing CA's key, not by names: the issuer name
+ * and authority key identifier (X509_check_issued) are only a pre-filter, since
+ * anybody can copy them into a self-made certificate. The verdict is cached per
+ * whole certificate (its fingerprint), never per serial or name.
  */
 export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certificate): PeerCertificate {
   let facts: PeerCertificate["facts"];
@@ -59,6 +61,15 @@ export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certi
   } catch {
     facts = undefined;
   }
-  const issuedByIssuingCa = x.checkIssued(issuing);
-  return Object.freeze({ facts, issuedByIssuingCa });
+  const issuedByIssuingCa = signedBy(x, issuing);
+  return Object.freeze({ facts, issuedByIssuingCa, fingerprint: certFingerprint(x) });
+}
+
+/** RFC 5280 §6.1.3 (a)(1): the certificate's signature verifies under the issuer's public key. */
+export function signedBy(x: crypto.X509Certificate, issuer: crypto.X509Certificate): boolean {
+  try {
+    return x.checkIssued(issuer) && x.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
 }

@@ -16,6 +16,7 @@ import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
 import { StandingCache } from "./standing-cache.js";
 import { muteSysAnnouncements } from "./sys-announce.js";
+import { refuseRenegotiation, tlsServerPolicy } from "../tls-policy.js";
 
 export interface BrokerHandle {
   readonly port: number;
@@ -101,7 +102,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     ca: [toPem(d.pki.rootDer, "CERTIFICATE"), toPem(d.pki.issuingDer, "CERTIFICATE")],
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: "TLSv1.2",
+    ...tlsServerPolicy(config.tlsSessionSeconds),
     handshakeTimeout: CONNECT_TIMEOUT_MS,
   });
 
@@ -144,6 +145,9 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   }
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
+    // The identity is read from the certificate this handshake verified, once, and kept
+    // for the connection's life (ClientState.cert); no later handshake may replace it.
+    refuseRenegotiation(socket);
     // Established: aedes owns it now; only handshakes in progress stay tracked.
     const raw = (socket as unknown as { _parent?: Socket })._parent;
     if (raw) {
