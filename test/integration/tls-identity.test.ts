@@ -110,13 +110,15 @@ test("HTTPS: renegotiation with the victim device's forged certificate cannot re
   assert.equal(g.gw.deps.store.certificates.forDevice("tls-victim").length, before, "no certificate issued for the victim");
 });
 
-test("MQTT: device handshake, then renegotiation with the victim's forged certificate: refused, never CONNACK 0 as the victim", async () => {
-  const forgedVictim = mint("device", "tls-victim", victim.serial);
-  const r = await renegotiate(g.gw.mqttsPort, device, forgedVictim, mqttConnect("tls-victim"), true);
-  assert.equal(r.handshake, true);
-  assert.equal(r.renegotiated, false, "the server must refuse renegotiation");
-  const connack = Buffer.from(r.response ?? "", "hex");
-  assert.ok(connack.length < 4 || connack[3] !== 0, `no CONNACK 0, got ${connack.toString("hex")}`);
+test("MQTT: device handshake, then renegotiation with the victim's forged certificate or another genuine one: refused, never CONNACK 0 as that one", async () => {
+  const other = issueDirect(g.gw.deps, "tls-dev2");
+  for (const [second, id] of [[mint("device", "tls-victim", victim.serial), "tls-victim"], [other, "tls-dev2"]] as const) {
+    const r = await renegotiate(g.gw.mqttsPort, device, second, mqttConnect(id), true);
+    assert.equal(r.handshake, true);
+    assert.equal(r.renegotiated, false, `the server must refuse renegotiation (to ${id})`);
+    const connack = Buffer.from(r.response ?? "", "hex");
+    assert.ok(connack.length < 4 || connack[3] !== 0, `no CONNACK 0, got ${connack.toString("hex")}`);
+  }
 });
 
 test("a forged admin certificate (issuing CA's name and key id, admin serial and policy) as the first handshake's certificate: 401", async () => {
