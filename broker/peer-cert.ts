@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { peerFacts } from "./peer-facts.js";
 import type { PeerCertificate } from "./identity.js";
+import { certFingerprint, signedBy } from "../enroll/signed-by.js";
 
 /**
  * Peer certificate facts, cached per certificate fingerprint in a bounded LRU so
@@ -43,9 +44,6 @@ export class PeerCertCache {
   }
 }
 
-/** Lowercase hex SHA-256 of the certificate's DER, from the digest OpenSSL already computed. */
-export const certFingerprint = (x: crypto.X509Certificate): string => x.fingerprint256.replace(/:/g, "").toLowerCase();
-
 /**
  * The facts of a leaf that OpenSSL verified against a chain to one of our anchors
  * (root or issuing). The direct issuer must be the issuing CA, proven by the
@@ -63,13 +61,4 @@ export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certi
   }
   const issuedByIssuingCa = signedBy(x, issuing);
   return Object.freeze({ facts, issuedByIssuingCa, fingerprint: certFingerprint(x) });
-}
-
-/** RFC 5280 §6.1.3 (a)(1): the certificate's signature verifies under the issuer's public key. */
-export function signedBy(x: crypto.X509Certificate, issuer: crypto.X509Certificate): boolean {
-  try {
-    return x.checkIssued(issuer) && x.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
 }

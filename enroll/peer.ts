@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import type { Server, TLSSocket } from "node:tls";
 import { certFacts, type CertFacts } from "./cert-info.js";
-import { certFingerprint, signedBy } from "../broker/peer-cert.js";
+import { certFingerprint, signedBy } from "./signed-by.js";
 import { refuseRenegotiation } from "../tls-policy.js";
 
 /**
