@@ -168,7 +168,7 @@ async function sClientRenegotiate(port: number, cred: Credential) {
   const caFile = path.join(dir, "ca.pem");
   fs.writeFileSync(caFile, g.caPem);
   // `sleep` holds stdin open long enough for a completed renegotiation to be visible as a still-open connection.
-  return run("sh", ["-c", `(sleep 1; printf 'R\\n'; sleep 4) | openssl s_client -connect 127.0.0.1:${port} -tls1_2 -cert ${f.cert} -key ${f.key} -CAfile ${caFile} -servername localhost 2>&1`], 30_000);
+  return run("sh", ["-c", `(sleep 1; printf 'R\\n'; sleep 6) | openssl s_client -connect 127.0.0.1:${port} -tls1_2 -cert ${f.cert} -key ${f.key} -CAfile ${caFile} -servername localhost 2>&1`], 30_000);
 }
 
 for (const port of ["https", "mqtts"] as const) {
