@@ -58,9 +58,13 @@ export function tlsServerPolicy(sessionSeconds: number = TLS_SESSION_SECONDS): t
 
 /**
  * Belt to SSL_OP_NO_RENEGOTIATION's braces: Node also refuses a renegotiation on
- * this socket (ERR_TLS_RENEGOTIATION_DISABLED). Call at 'secureConnection', the
- * first moment a server socket exists with a finished handshake.
+ * this socket (ERR_TLS_RENEGOTIATION_DISABLED, and closes it). Call at
+ * 'secureConnection', the first moment a server socket exists with a finished
+ * handshake. `onAttempt` runs when a client tried (the caller logs it).
  */
-export function refuseRenegotiation(socket: tls.TLSSocket): void {
+export function refuseRenegotiation(socket: tls.TLSSocket, onAttempt?: (socket: tls.TLSSocket) => void): void {
   socket.disableRenegotiation();
+  if (onAttempt) socket.on("error", function (this: tls.TLSSocket, err: NodeJS.ErrnoException) {
+    if (err.code === "ERR_TLS_RENEGOTIATION_DISABLED") onAttempt(this);
+  });
 }

@@ -96,7 +96,10 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   });
   // A keep-alive connection (the admin API, a renewing device) keeps its peer: classified once,
   // at the end of its handshake, from the certificate that handshake verified.
-  const peerOf = bindPeers(app.server as unknown as TlsServer, anchors);
+  const peerOf = bindPeers(app.server as unknown as TlsServer, anchors, (socket, peer) => {
+    const facts = peer.kind === "gateway" || peer.kind === "bootstrap" ? peer.facts : undefined;
+    app.log.warn({ code: "FG_TLS_RENEGOTIATION", serial: facts?.serial, deviceId: facts?.role === "device" || peer.kind === "bootstrap" ? facts?.commonName : undefined, remoteAddress: socket.remoteAddress }, "TLS renegotiation refused; connection closed");
+  });
   const ctx: HttpsContext = {
     ...d,
     crl: new CrlService({ store: d.store, issuer: d.ca.issuer, clock: d.clock }),

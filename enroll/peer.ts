@@ -90,10 +90,11 @@ function chainsToBootstrap(leaf: crypto.X509Certificate, socket: TLSSocket, boot
  * request on the connection. Renegotiation is refused on the socket, so the
  * peer certificate cannot change underneath (and would not be read again).
  */
-export function bindPeers(server: Server, anchors: TrustAnchors): (socket: TLSSocket) => HttpsPeer {
+export function bindPeers(server: Server, anchors: TrustAnchors, onRenegotiation?: (socket: TLSSocket, peer: HttpsPeer) => void): (socket: TLSSocket) => HttpsPeer {
   const peers = new WeakMap<TLSSocket, HttpsPeer>();
+  const attempted = onRenegotiation && ((socket: TLSSocket) => onRenegotiation(socket, peers.get(socket) ?? { kind: "none" }));
   server.prependListener("secureConnection", (socket: TLSSocket) => {
-    refuseRenegotiation(socket);
+    refuseRenegotiation(socket, attempted);
     peers.set(socket, classifyPeer(socket, anchors));
   });
   return (socket) => peers.get(socket) ?? { kind: "untrusted", reason: "connection was not classified at its handshake" };

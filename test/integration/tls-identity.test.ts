@@ -13,7 +13,7 @@ import path from "node:path";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
 import { issueDirect, newEcKey, type Credential } from "../helpers/certs.js";
 import { httpsRequest } from "../helpers/https.js";
-import { attempt, pemFiles, run } from "./broker-helpers.js";
+import { attempt, logged, pemFiles, run } from "./broker-helpers.js";
 import { CertSigner } from "../../enroll/ca.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { revokeDevice } from "../../enroll/fleet.js";
@@ -180,3 +180,10 @@ for (const port of ["https", "mqtts"] as const) {
     assert.doesNotMatch(after, /verify return:1/, "no second certificate exchange completed");
   });
 }
+
+test("refused renegotiations are logged with FG_TLS_RENEGOTIATION and the serial of the certificate the connection keeps", () => {
+  const lines = logged(g, "FG_TLS_RENEGOTIATION");
+  assert.ok(lines.some((l) => l.part === "https" && l.serial === device.serial), "an HTTPS line");
+  assert.ok(lines.some((l) => l.part !== "https" && l.serial === device.serial), "an MQTT line");
+  assert.ok(lines.every((l) => l.serial !== admin.serial), "never the serial the client tried to switch to");
+});
