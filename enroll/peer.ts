@@ -95,7 +95,14 @@ export function bindPeers(server: Server, anchors: TrustAnchors, onRenegotiation
   const attempted = onRenegotiation && ((socket: TLSSocket) => onRenegotiation(socket, peers.get(socket) ?? { kind: "none" }));
   server.prependListener("secureConnection", (socket: TLSSocket) => {
     refuseRenegotiation(socket, attempted);
-    peers.set(socket, classifyPeer(socket, anchors));
+    let peer: HttpsPeer;
+    try {
+      peer = classifyPeer(socket, anchors);
+    } catch (e) {
+      // A throw here would end the process: whatever the client sent, it is refused instead.
+      peer = { kind: "untrusted", reason: `unclassifiable certificate: ${(e as Error).message}` };
+    }
+    peers.set(socket, peer);
   });
   return (socket) => peers.get(socket) ?? { kind: "untrusted", reason: "connection was not classified at its handshake" };
 }
