@@ -36,6 +36,8 @@ export interface GatewayConfig {
   readonly caCurve: "P-256" | "P-384";
   readonly logLevel: string;
   readonly limits: Limits;
+  /** TLS session (ticket) lifetime in seconds on both listeners; not a flag, tests shorten it (tls-policy.ts). */
+  readonly tlsSessionSeconds?: number;
 }
 
 type Kind = "string" | "port" | "int" | "list" | "curve" | "level";

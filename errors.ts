@@ -61,6 +61,7 @@ export const ERRORS = {
   FG_MQTT_PACKET_TOO_LARGE: { status: 413, message: "MQTT packet exceeds the size limit" },
   FG_MQTT_TLS_FAILED: { status: 401, message: "TLS handshake failed (no, unknown, expired or not yet valid client certificate)" },
   FG_MQTT_PROTOCOL: { status: 400, message: "MQTT protocol violation or malformed packet; connection closed" },
+  FG_TLS_RENEGOTIATION: { status: 400, message: "TLS renegotiation refused; connection closed" },
   FG_MQTT_SLOW_CONSUMER: { status: 503, message: "client reads too slowly; messages to it are dropped" },
   FG_MQTT_OVERLOADED: { status: 503, message: "router backlog over its bound; QoS 0 publishes are shed" },
   FG_DATA_DIR_INVALID: { status: 500, message: "not a gateway data directory" },

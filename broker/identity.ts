@@ -17,14 +17,18 @@ export interface Identity {
   readonly name: string;
   /** Canonical serial (lowercase hex), the registry key. */
   readonly serial: string;
+  /** SHA-256 (lowercase hex) of the certificate the TLS handshake verified. */
+  readonly fingerprint: string;
 }
 
 /** What the socket layer knows about the peer certificate (cached per fingerprint). */
 export interface PeerCertificate {
   /** undefined when the DER could not be parsed (OpenSSL accepted it, our ASN.1 reader did not). */
   readonly facts: PeerFacts | undefined;
-  /** The leaf was signed by the gateway's issuing CA (issuer name, key identifier and signature). */
+  /** The leaf's signature verifies under the gateway's issuing CA's key. */
   readonly issuedByIssuingCa: boolean;
+  /** SHA-256 (lowercase hex) of the leaf's DER: the registered certificate must be this one. */
+  readonly fingerprint: string;
 }
 
 export type Refusal = { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
@@ -45,7 +49,7 @@ export function identify(cert: PeerCertificate | undefined, now: number): Identi
   // CONNECT because a resumed TLS session skips OpenSSL's date check.
   if (now < f.notBefore) return refuse("FG_CERT_EXPIRED", "certificate is not yet valid");
   if (now > f.notAfter) return refuse("FG_CERT_EXPIRED", "certificate is expired");
-  return { ok: true, identity: Object.freeze({ role: f.role, name: f.commonName, serial: f.serial }) };
+  return { ok: true, identity: Object.freeze({ role: f.role, name: f.commonName, serial: f.serial, fingerprint: cert.fingerprint }) };
 }
 
 /**
@@ -118,11 +122,13 @@ export function takeoverRefusal(newcomer: Identity, holder: Identity | undefined
 
 /**
  * The registry's verdict on an identity: the certificate must be registered
- * under the same role and name and be valid; a device must exist and be active.
+ * (the very certificate, by its DER fingerprint, not merely its serial) under
+ * the same role and name and be valid; a device must exist and be active.
  * Returns undefined when admitted.
  */
 export function registryRefusal(identity: Identity, standing: CertStanding | undefined): Refusal | undefined {
   if (!standing) return refuse("FG_CERT_UNKNOWN", "certificate is not in the registry");
+  if (standing.fingerprint !== identity.fingerprint) return refuse("FG_CERT_UNKNOWN", "registered certificate with this serial is a different certificate");
   if (standing.role !== identity.role || standing.name !== identity.name) return refuse("FG_CERT_UNKNOWN", "registry identity differs from the certificate");
   if (identity.role === "device") {
     if (standing.deviceId !== identity.name || standing.deviceStatus === null) return refuse("FG_DEVICE_UNKNOWN", "device is unknown");

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { peerFacts } from "./peer-facts.js";
 import type { PeerCertificate } from "./identity.js";
+import { certFingerprint, signedBy } from "../enroll/signed-by.js";
 
 /**
  * Peer certificate facts, cached per certificate fingerprint in a bounded LRU so
@@ -27,6 +28,7 @@ export class PeerCertCache {
     if (!socket.authorized) return undefined;
     const x = socket.getPeerX509Certificate();
     if (!x) return undefined;
+    // The whole certificate is the key: a forged one with a victim's serial and names differs.
     const key = x.fingerprint256;
     const hit = this.entries.get(key);
     if (hit) {
@@ -44,13 +46,11 @@ export class PeerCertCache {
 
 /**
  * The facts of a leaf that OpenSSL verified against a chain to one of our anchors
- * (root or issuing). Requires the DIRECT issuer to be the issuing CA: the leaf's
- * issuer name and authority key identifier match the issuing CA's subject and
- * key identifier (X509_check_issued). No second signature check: OpenSSL has
- * verified the leaf's signature with the issuer it found, and the only
- * certificate carrying that subject and key identifier under our root is the
- * issuing CA (the root signs nothing else; the issuing CA has pathLen 0 and
- * cannot mint another CA).
+ * (root or issuing). The direct issuer must be the issuing CA, proven by the
+ * leaf's SIGNATURE under the issuing CA's key, not by names: the issuer name
+ * and authority key identifier (X509_check_issued) are only a pre-filter, since
+ * anybody can copy them into a self-made certificate. The verdict is cached per
+ * whole certificate (its fingerprint), never per serial or name.
  */
 export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certificate): PeerCertificate {
   let facts: PeerCertificate["facts"];
@@ -59,6 +59,6 @@ export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certi
   } catch {
     facts = undefined;
   }
-  const issuedByIssuingCa = x.checkIssued(issuing);
-  return Object.freeze({ facts, issuedByIssuingCa });
+  const issuedByIssuingCa = signedBy(x, issuing);
+  return Object.freeze({ facts, issuedByIssuingCa, fingerprint: certFingerprint(x) });
 }

@@ -20,6 +20,7 @@ import { who } from "./identity.js";
 import { storeOnlyGranted } from "./subscription-store.js";
 import { SessionPurger, type SessionPersistence } from "./session-purge.js";
 import { muteSysAnnouncements } from "./sys-announce.js";
+import { refuseRenegotiation, tlsServerPolicy } from "../tls-policy.js";
 
 export interface BrokerHandle {
   readonly port: number;
@@ -111,7 +112,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     ca: [toPem(d.pki.rootDer, "CERTIFICATE"), toPem(d.pki.issuingDer, "CERTIFICATE")],
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: "TLSv1.2",
+    ...tlsServerPolicy(config.tlsSessionSeconds),
     handshakeTimeout: CONNECT_TIMEOUT_MS,
   });
 
@@ -139,6 +140,10 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     const st = sessions.get((parser as unknown as { client?: Client }).client);
     throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial, ...who(st?.identity) }, "MQTT packet too large; closing");
   });
+  function onRenegotiation(socket: tls.TLSSocket): void {
+    const f = stateOfSocket(socket)?.cert?.facts;
+    throttle.warn("renegotiation", { code: "FG_TLS_RENEGOTIATION", serial: f?.serial, deviceId: f?.role === "device" ? f.commonName : undefined, remoteAddress: socket.remoteAddress }, "TLS renegotiation refused; connection closed");
+  }
   function onDrain(this: tls.TLSSocket): void {
     const st = stateOfSocket(this);
     if (st) st.backlog = 0;
@@ -154,6 +159,9 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   }
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
+    // The identity is read from the certificate this handshake verified, once, and kept
+    // for the connection's life (ClientState.cert); no later handshake may replace it.
+    refuseRenegotiation(socket, onRenegotiation);
     // Established: aedes owns it now; only handshakes in progress stay tracked.
     const raw = (socket as unknown as { _parent?: Socket })._parent;
     if (raw) {

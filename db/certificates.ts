@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { Database, Statement } from "better-sqlite3";
 import type { CertificateRow, CertStanding, CertStatus, DeviceStatus, NewCertificate, RevocationReason, Role } from "./types.js";
 
@@ -6,7 +7,7 @@ interface Raw {
   status: string; revocation_reason: string | null; revoked_at: number | null; issued_at: number; pem: string;
 }
 
-interface StandingRaw { role: string; name: string; device_id: string | null; status: string; device_status: string | null }
+interface StandingRaw { role: string; name: string; device_id: string | null; status: string; device_status: string | null; pem: string }
 
 const toRow = (r: Raw): CertificateRow => ({
   serial: r.serial,
@@ -21,6 +22,15 @@ const toRow = (r: Raw): CertificateRow => ({
   issuedAt: r.issued_at,
   pem: r.pem,
 });
+
+/** SHA-256 (lowercase hex) of the DER inside a stored single-certificate PEM (RFC 7468 §2). */
+export function pemFingerprint(pem: string): string {
+  const b64 = pem.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, "").replace(/\s+/g, "");
+  return crypto.createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
+}
+
+/** Whether a registry row holds exactly the certificate presented (by DER fingerprint, lowercase hex). */
+export const isRegisteredCertificate = (row: Pick<CertificateRow, "pem"> | undefined, fingerprint: string): boolean => row !== undefined && pemFingerprint(row.pem) === fingerprint;
 
 export class Certificates {
   private readonly sInsert: Statement<[string, string, string, string | null, number, number, number, string]>;
@@ -50,7 +60,7 @@ export class Certificates {
     );
     this.sRevoked = db.prepare("SELECT * FROM certificates WHERE status = 'revoked' AND not_after > ? ORDER BY revoked_at, serial");
     this.sStanding = db.prepare(
-      "SELECT c.role, c.name, c.device_id, c.status, d.status AS device_status FROM certificates c LEFT JOIN devices d ON d.id = c.device_id WHERE c.serial = ?",
+      "SELECT c.role, c.name, c.device_id, c.status, d.status AS device_status, c.pem FROM certificates c LEFT JOIN devices d ON d.id = c.device_id WHERE c.serial = ?",
     );
     // Credentials (service, admin) are the certificates without a device.
     this.sCredentials = db.prepare("SELECT * FROM certificates WHERE device_id IS NULL ORDER BY name, issued_at");
@@ -110,12 +120,16 @@ export class Certificates {
   }
 
   /**
-   * What the broker checks on every CONNECT, in one indexed lookup without the
-   * PEM: the certificate's registered identity and status, and its device's status.
+   * What the broker checks on every CONNECT, in one indexed lookup: the
+   * certificate's registered identity and status, its device's status, and the
+   * fingerprint of the registered certificate (a serial alone can be copied).
    */
   standing(serial: string): CertStanding | undefined {
     const r = this.sStanding.get(serial);
-    return r && { role: r.role as Role, name: r.name, deviceId: r.device_id, status: r.status as CertStatus, deviceStatus: r.device_status as DeviceStatus | null };
+    return r && {
+      role: r.role as Role, name: r.name, deviceId: r.device_id, status: r.status as CertStatus, deviceStatus: r.device_status as DeviceStatus | null,
+      fingerprint: pemFingerprint(r.pem),
+    };
   }
 
   /** Revoked certificates that have not expired yet: the CRL's entries (RFC 5280 §5). */

@@ -37,6 +37,8 @@ export interface CertStanding {
   readonly status: CertStatus;
   /** null when the certificate belongs to no device (service, admin) or the device row is missing. */
   readonly deviceStatus: DeviceStatus | null;
+  /** SHA-256 (lowercase hex) of the registered certificate's DER. */
+  readonly fingerprint: string;
 }
 
 export interface NewCertificate {

@@ -1,3 +1,4 @@
+import { isRegisteredCertificate } from "../db/certificates.js";
 import type { Store } from "../db/store.js";
 import type { GatewayEvents } from "../deps.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
@@ -24,7 +25,8 @@ export type Authorization =
   /** A manufacturer certificate that chained to --bootstrap-ca; the device id is its CN. */
   | { readonly kind: "bootstrap"; readonly deviceId: string; readonly facts: CertFacts }
   /** The device's current certificate from this gateway (re-enrollment, RFC 7030 §4.2.2). */
-  | { readonly kind: "certificate"; readonly facts: CertFacts };
+  /** `fingerprint`: SHA-256 (hex) of the certificate the TLS handshake verified. */
+  | { readonly kind: "certificate"; readonly facts: CertFacts; readonly fingerprint: string };
 
 export interface EnrollDeps {
   readonly store: Store;
@@ -130,7 +132,8 @@ function checkAuthorization(store: Store, auth: Authorization, now: number): str
   const f = auth.facts;
   if (f.role !== "device" || f.commonName === undefined) throw new GatewayError("FG_ROLE_FORBIDDEN", "only device certificates re-enroll");
   const row = store.certificates.get(f.serial);
-  if (!row || row.deviceId !== f.commonName) throw new GatewayError("FG_CERT_UNKNOWN");
+  // The registered certificate under this serial must be the one presented (a serial can be copied).
+  if (!row || row.deviceId !== f.commonName || !isRegisteredCertificate(row, auth.fingerprint)) throw new GatewayError("FG_CERT_UNKNOWN");
   if (row.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
   if (now < f.notBefore || now >= f.notAfter) throw new GatewayError("FG_CERT_EXPIRED");
   return f.commonName;

@@ -2,13 +2,14 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import type https from "node:https";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
-import type { TLSSocket } from "node:tls";
+import type { Server as TlsServer, TLSSocket } from "node:tls";
 import type { Deps } from "../deps.js";
 import type { Metrics } from "../metrics.js";
 import { GatewayError, toGatewayError } from "../errors.js";
 import type { LoadedPki } from "./pki.js";
 import { CrlService } from "./crl-service.js";
-import { classifyPeer, fingerprint, type HttpsPeer, type TrustAnchors } from "./peer.js";
+import { bindPeers, bootstrapAnchors, type HttpsPeer, type TrustAnchors } from "./peer.js";
+import { tlsServerPolicy } from "../tls-policy.js";
 import { fromPemAll } from "./der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";
@@ -114,7 +115,7 @@ function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
  */
 export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
-  const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: new Set(bootstrap.map(fingerprint)) };
+  const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: bootstrapAnchors(bootstrap) };
   const app = Fastify({
     https: {
       key: d.pki.serverKeyPem,
@@ -122,7 +123,7 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
       ca: [d.pki.rootDer, d.pki.issuingDer, ...bootstrap].map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`),
       requestCert: true,
       rejectUnauthorized: false,
-      minVersion: "TLSv1.2",
+      ...tlsServerPolicy(d.config.tlsSessionSeconds),
       // Header names go out in canonical case (Content-Type, WWW-Authenticate): see header-case.ts.
       ServerResponse: CanonicalHeaderResponse,
     } as https.ServerOptions,
@@ -144,19 +145,12 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   const access = installRouteAccess(app, (req) => {
     req.admin = authorizeAdmin(ctx, req);
   });
-  // A keep-alive connection (the admin API, a renewing device) keeps its peer: classify it
-  // once per certificate, not per request (reading the certificate costs ~0.25 ms). Keyed
-  // by the certificate's fingerprint too, so a TLS 1.2 renegotiation cannot reuse a verdict.
-  const peers = new WeakMap<TLSSocket, { fp: string; peer: HttpsPeer }>();
-  const peerOf = (socket: TLSSocket): HttpsPeer => {
-    const x = socket.getPeerX509Certificate();
-    const fp = x?.fingerprint256 ?? "";
-    const hit = peers.get(socket);
-    if (hit && hit.fp === fp && socket.authorized) return hit.peer;
-    const peer = classifyPeer(socket, anchors, x);
-    peers.set(socket, { fp, peer });
-    return peer;
-  };
+  // A keep-alive connection (the admin API, a renewing device) keeps its peer: classified once,
+  // at the end of its handshake, from the certificate that handshake verified.
+  const peerOf = bindPeers(app.server as unknown as TlsServer, anchors, (socket, peer) => {
+    const facts = peer.kind === "gateway" || peer.kind === "bootstrap" ? peer.facts : undefined;
+    app.log.warn({ code: "FG_TLS_RENEGOTIATION", serial: facts?.serial, deviceId: facts?.role === "device" || peer.kind === "bootstrap" ? facts?.commonName : undefined, remoteAddress: socket.remoteAddress }, "TLS renegotiation refused; connection closed");
+  });
   const ctx: HttpsContext = {
     ...d,
     crl: new CrlService({ store: d.store, issuer: d.ca.issuer, clock: d.clock }),

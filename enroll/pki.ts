@@ -7,6 +7,7 @@ import { CertSigner, type Issuer, algIdDer, cnName, keyIdentifier, makeIssuer } 
 import { fromPemAll, toPem } from "./der.js";
 import { ensurePrivateDir, writeKeyFile, writePublicFile } from "./files.js";
 import { caProfile, serverProfile } from "./profile.js";
+import { signedBy } from "./signed-by.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 
 /** CONTRACT §2: the data directory layout. */
@@ -66,7 +67,7 @@ function readCertDer(file: string): Buffer {
 function serverNeedsRenewal(p: PkiPaths, hostnames: readonly string[], issuingDer: Buffer, now: number): string | undefined {
   if (!fs.existsSync(p.serverCert) || !fs.existsSync(p.serverKey)) return "missing";
   const cert = new crypto.X509Certificate(fs.readFileSync(p.serverCert));
-  if (!cert.checkIssued(new crypto.X509Certificate(issuingDer))) return "issuer changed";
+  if (!signedBy(cert, new crypto.X509Certificate(issuingDer))) return "issuer changed";
   if (Date.parse(cert.validTo) - now < SERVER_RENEW_MS) return "expiring";
   const have = new Set((cert.subjectAltName ?? "").split(", ").map((s) => s.replace(/^(DNS|IP Address):/, "")));
   if (have.size !== hostnames.length || hostnames.some((h) => !have.has(h))) return "hostnames changed";

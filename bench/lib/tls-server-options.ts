@@ -1,11 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import type tls from "node:tls";
+import { tlsServerPolicy } from "../../tls-policy.js";
 
 /**
  * The gateway's mqtts server options (broker/server.ts) read from a data dir's
- * CONTRACT §2 layout, for the reference servers (plain aedes, the node:tls
- * floor, the memory probe), which load nothing of the gateway itself.
+ * data directory's layout, for the reference servers (plain aedes, the node:tls
+ * floor, the memory probe), which load nothing of the gateway itself but its
+ * TLS policy (tls-policy.ts: suites, renegotiation, session lifetime), so they
+ * negotiate exactly what the gateway does.
  */
 export function gatewayTlsOptions(dataDir: string): tls.TlsOptions {
   const pki = (f: string) => fs.readFileSync(path.join(dataDir, "pki", f));
@@ -15,6 +18,6 @@ export function gatewayTlsOptions(dataDir: string): tls.TlsOptions {
     ca: [pki("ca.pem"), pki("issuing.pem")],
     requestCert: true,
     rejectUnauthorized: true,
-    minVersion: "TLSv1.2",
+    ...tlsServerPolicy(),
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { GatewayError } from "../../errors.js";
 import type { HttpsContext } from "../https-server.js";
+import { isRegisteredCertificate } from "../../db/certificates.js";
 
 export interface AdminPrincipal {
   readonly name: string;
@@ -18,14 +19,15 @@ declare module "fastify" {
 /**
  * The admin role is decided by the client certificate alone (CONTRACT §6):
  * no certificate (or one we cannot trust) is 401, any role but admin is 403.
- * The certificate must also be registered and unrevoked.
+ * The certificate must also be registered (that very certificate, not merely
+ * its serial) and unrevoked.
  */
 export function authorizeAdmin(ctx: HttpsContext, req: FastifyRequest): AdminPrincipal {
   const peer = ctx.peer(req);
   if (peer.kind === "none" || peer.kind === "untrusted") throw new GatewayError("FG_ADMIN_CERT_REQUIRED");
   if (peer.kind === "bootstrap" || peer.facts.role !== "admin") throw new GatewayError("FG_ROLE_FORBIDDEN", "an admin certificate is required for the admin API");
   const row = ctx.store.certificates.get(peer.facts.serial);
-  if (!row || row.role !== "admin") throw new GatewayError("FG_CERT_UNKNOWN");
+  if (!row || row.role !== "admin" || !isRegisteredCertificate(row, peer.fingerprint)) throw new GatewayError("FG_CERT_UNKNOWN");
   if (row.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
   const name = peer.facts.commonName ?? "?";
   return { name, serial: row.serial, actor: `admin:${name}` };

@@ -64,6 +64,6 @@ export function reenrollAuthorization(peer: HttpsPeer, attempt: Attempt): Author
     case "gateway":
       attempt.presented = true;
       if (isValidName(peer.facts.commonName)) attempt.deviceId = peer.facts.commonName;
-      return { kind: "certificate", facts: peer.facts };
+      return { kind: "certificate", facts: peer.facts, fingerprint: peer.fingerprint };
   }
 }

@@ -22,6 +22,8 @@ const pki = ensurePki({ dataDir: dir, hostnames: ["localhost"], curve: "P-256", 
 const issuing = new crypto.X509Certificate(pki.issuingDer);
 const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, pki.issuingKey));
 const rootSigner = new CertSigner(makeIssuer(pki.rootDer, crypto.createPrivateKey(fs.readFileSync(pki.paths.rootKey))));
+/** A forger's signer: the issuing CA's name and key identifier (so the AKI matches), the forger's key. */
+const forgerSigner = new CertSigner({ ...makeIssuer(pki.issuingDer, pki.issuingKey), key: newEcKey().privateKey });
 const NOW = Date.now();
 const DAY = 86_400_000;
 
@@ -35,6 +37,8 @@ const cases: { name: string; cert: () => crypto.X509Certificate; role?: Role; co
   { name: "ok/service", cert: () => client("service", "svc"), role: "service" },
   { name: "ok/admin", cert: () => client("admin", "ops"), role: "admin" },
   { name: "fail/unknown CA (self-made CA, device CN and role policy)", cert: () => new crypto.X509Certificate(foreignCa().issue("d1").certPem), code: "FG_MQTT_CERT_INVALID", reason: /issuing CA/ },
+  { name: "fail/forged: issuing CA's name and key identifier, admin policy, signed by another key", cert: () => client("admin", "ops", {}, forgerSigner), code: "FG_MQTT_CERT_INVALID", reason: /issuing CA/ },
+  { name: "fail/forged: issuing CA's name and key identifier, device d1, signed by another key", cert: () => client("device", "d1", {}, forgerSigner), code: "FG_MQTT_CERT_INVALID", reason: /issuing CA/ },
   { name: "fail/issued directly by the root CA", cert: () => client("device", "d1", {}, rootSigner), code: "FG_MQTT_CERT_INVALID", reason: /issuing CA/ },
   { name: "fail/expired", cert: () => client("device", "d1", { notBefore: new Date(NOW - 40 * DAY), notAfter: new Date(NOW - 10 * DAY) }), code: "FG_CERT_EXPIRED", reason: /expired/ },
   { name: "fail/not yet valid", cert: () => client("device", "d1", { notBefore: new Date(NOW + DAY), notAfter: new Date(NOW + 30 * DAY) }), code: "FG_CERT_EXPIRED", reason: /not yet valid/ },
@@ -82,6 +86,21 @@ test("peer facts: malformed DER throws (and is refused upstream), never loops", 
   }
 });
 
+test("examinePeer: the verdict names the whole certificate (SHA-256 of its DER), and a forged twin differs", () => {
+  const serial = Buffer.from("7a11ce", "hex");
+  const t = clientProfile({ role: "admin", name: "ops", now: NOW, days: 30, crlUrl: "https://localhost/crl" });
+  const real = new crypto.X509Certificate(issuingSigner.sign(t, newEcKey().spkiDer, { serial }).der);
+  const forged = new crypto.X509Certificate(forgerSigner.sign(t, newEcKey().spkiDer, { serial }).der);
+  const a = examinePeer(real, issuing);
+  const b = examinePeer(forged, issuing);
+  assert.equal(a.fingerprint, crypto.createHash("sha256").update(real.raw).digest("hex"));
+  assert.equal(a.facts!.serial, b.facts!.serial);
+  assert.equal(forged.checkIssued(issuing), true, "the forgery passes the name/key-identifier check");
+  assert.equal(a.issuedByIssuingCa, true);
+  assert.equal(b.issuedByIssuingCa, false, "but not the signature check");
+  assert.notEqual(a.fingerprint, b.fingerprint);
+});
+
 test("identity fail/no certificate at all", () => {
   const r = identify(undefined, NOW);
   assert.ok(!r.ok);
@@ -89,7 +108,7 @@ test("identity fail/no certificate at all", () => {
 });
 
 test("identity fail/unparseable certificate facts", () => {
-  const r = identify({ facts: undefined, issuedByIssuingCa: true }, NOW);
+  const r = identify({ facts: undefined, issuedByIssuingCa: true, fingerprint: "00" }, NOW);
   assert.ok(!r.ok);
   assert.equal(r.code, "FG_MQTT_CERT_INVALID");
 });
@@ -103,8 +122,8 @@ test("identity: validity bounds are inclusive and re-checked against the given c
   assert.equal(identify(peer, f.notAfter + 1).ok, false);
 });
 
-const dev: Identity = { role: "device", name: "d1", serial: "ab" };
-const svc: Identity = { role: "service", name: "svc", serial: "cd" };
+const dev: Identity = { role: "device", name: "d1", serial: "ab", fingerprint: "fd" };
+const svc: Identity = { role: "service", name: "svc", serial: "cd", fingerprint: "fs" };
 const bindings: [Identity, string, boolean][] = [
   [dev, "d1", true], [dev, "d2", false], [dev, "d1-x", false], [dev, "", false], [dev, "D1", false],
   [svc, "svc", true], [svc, "svc-1", true], [svc, "svc-", true], [svc, "svc1", false], [svc, "sv", false], [svc, "d1", false], [svc, "x-svc", false],
@@ -113,17 +132,19 @@ for (const [id, clientId, ok] of bindings) {
   test(`clientId binding ${ok ? "ok" : "fail"}/${id.role} ${id.name} as ${JSON.stringify(clientId)}`, () => assert.equal(clientIdBound(id, clientId), ok));
 }
 
-const standing = (o: Partial<CertStanding>): CertStanding => ({ role: "device", name: "d1", deviceId: "d1", status: "valid", deviceStatus: "active", ...o });
+const standing = (o: Partial<CertStanding>): CertStanding => ({ role: "device", name: "d1", deviceId: "d1", status: "valid", deviceStatus: "active", fingerprint: "fd", ...o });
 const registry: [string, Identity, CertStanding | undefined, string | undefined][] = [
   ["ok/active device, valid cert", dev, standing({}), undefined],
-  ["ok/registered service", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null }), undefined],
+  ["ok/registered service", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null, fingerprint: "fs" }), undefined],
   ["fail/unregistered serial", dev, undefined, "FG_CERT_UNKNOWN"],
   ["fail/revoked device", dev, standing({ deviceStatus: "revoked", status: "revoked" }), "FG_DEVICE_REVOKED"],
   ["fail/revoked cert of an active device", dev, standing({ status: "revoked" }), "FG_CERT_REVOKED"],
   ["fail/cert registered to another device", dev, standing({ name: "d2", deviceId: "d2" }), "FG_CERT_UNKNOWN"],
   ["fail/cert registered with another role", dev, standing({ role: "service", deviceId: null, deviceStatus: null }), "FG_CERT_UNKNOWN"],
+  ["fail/same serial, name and role but another certificate (forged copy)", dev, standing({ fingerprint: "0badf00d" }), "FG_CERT_UNKNOWN"],
+  ["fail/service serial registered, another certificate presented", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null, fingerprint: "fd" }), "FG_CERT_UNKNOWN"],
   ["fail/device row missing", dev, standing({ deviceStatus: null }), "FG_DEVICE_UNKNOWN"],
-  ["fail/revoked service cert", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null, status: "revoked" }), "FG_CERT_REVOKED"],
+  ["fail/revoked service cert", svc, standing({ role: "service", name: "svc", deviceId: null, deviceStatus: null, status: "revoked", fingerprint: "fs" }), "FG_CERT_REVOKED"],
 ];
 for (const [name, id, st, code] of registry) {
   test(`registry ${name}`, () => assert.equal(registryRefusal(id, st)?.code, code));

@@ -34,7 +34,7 @@ test("a credential name may not be a device id, another role's name, or nest wit
 function registry(devices: string[], creds: Record<string, Role>): NameRegistry {
   return { isDevice: (n) => devices.includes(n), credentialRole: (n) => (Object.hasOwn(creds, n) ? creds[n] : undefined) };
 }
-const id = (role: Role, name: string): Identity => ({ role, name, serial: "01" });
+const id = (role: Role, name: string): Identity => ({ role, name, serial: "01", fingerprint: "ab" });
 
 test("clientId rule: a clientId belongs to exactly one principal", () => {
   const r = registry(["d1", "s-dev", "backend"], { s: "service", "s-b": "service", admin: "admin", backend: "service" });
@@ -61,7 +61,7 @@ test("clientId rule: a clientId belongs to exactly one principal", () => {
 
 test("a live session is taken over only by the same principal", () => {
   assert.equal(takeoverRefusal(id("device", "d1"), undefined, "d1"), undefined);
-  assert.equal(takeoverRefusal(id("device", "d1"), { role: "device", name: "d1", serial: "02" }, "d1"), undefined, "renewed certificate, same device");
+  assert.equal(takeoverRefusal(id("device", "d1"), { role: "device", name: "d1", serial: "02", fingerprint: "cd" }, "d1"), undefined, "renewed certificate, same device");
   assert.equal(takeoverRefusal(id("device", "s-x"), id("service", "s"), "s-x")?.code, "FG_MQTT_CLIENTID_TAKEN");
   assert.equal(takeoverRefusal(id("admin", "x"), id("service", "x"), "x")?.code, "FG_MQTT_CLIENTID_TAKEN");
 });

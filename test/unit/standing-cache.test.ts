@@ -8,7 +8,7 @@ function registry() {
   const rows = new Map<string, CertStanding>();
   let reads = 0;
   const read = (serial: string) => (reads++, rows.get(serial));
-  const dev = (id: string, status: CertStanding["status"] = "valid", deviceStatus: CertStanding["deviceStatus"] = "active"): CertStanding => ({ role: "device", name: id, deviceId: id, status, deviceStatus });
+  const dev = (id: string, status: CertStanding["status"] = "valid", deviceStatus: CertStanding["deviceStatus"] = "active"): CertStanding => ({ role: "device", name: id, deviceId: id, status, deviceStatus, fingerprint: `fp-${id}` });
   return { rows, read, dev, reads: () => reads };
 }
 
