@@ -18,8 +18,16 @@ export interface Limits {
   readonly maxSubscriptions: number;
   /** Outgoing QoS1/2 messages queued per client before new ones are dropped. */
   readonly maxInflight: number;
-  /** New MQTT connections per second accepted by this process (token bucket). */
+  /** New MQTT connections per second accepted by this process (token bucket): the ceiling over all sources. */
   readonly connectRate: number;
+  /** New MQTT connections per second accepted from one source address (IPv6: one /64). */
+  readonly connectRatePerAddress: number;
+  /** Milliseconds a new connection has to finish TLS, and on MQTT then again to be accepted by CONNECT. */
+  readonly handshakeTimeoutMs: number;
+  /** Connections per listener not yet authenticated (in TLS; on MQTT also before CONNACK 0). */
+  readonly maxPendingConnections: number;
+  /** Of those, from one source address (IPv6: one /64). */
+  readonly maxPendingPerAddress: number;
   /** Failed EST authentications per minute per address before 429 (issue 3). */
   readonly authFailuresPerMinute: number;
 }
@@ -60,6 +68,11 @@ export const SETTINGS = {
   maxSubscriptions: { flag: "max-subscriptions", env: "GATEWAY_MAX_SUBSCRIPTIONS", def: "50", kind: "int", min: 1, max: 100000 },
   maxInflight: { flag: "max-inflight", env: "GATEWAY_MAX_INFLIGHT", def: "1000", kind: "int", min: 1, max: 1000000 },
   connectRate: { flag: "connect-rate", env: "GATEWAY_CONNECT_RATE", def: "2000", kind: "int", min: 1, max: 1000000 },
+  // Unset: a tenth of --connect-rate (at least 1), so one host never holds the whole budget.
+  connectRatePerAddress: { flag: "connect-rate-per-address", env: "GATEWAY_CONNECT_RATE_PER_ADDRESS", def: undefined, kind: "int", min: 1, max: 1000000 },
+  handshakeTimeoutMs: { flag: "handshake-timeout-ms", env: "GATEWAY_HANDSHAKE_TIMEOUT_MS", def: "5000", kind: "int", min: 100, max: 120000 },
+  maxPendingConnections: { flag: "max-pending-connections", env: "GATEWAY_MAX_PENDING_CONNECTIONS", def: "512", kind: "int", min: 1, max: 1000000 },
+  maxPendingPerAddress: { flag: "max-pending-per-address", env: "GATEWAY_MAX_PENDING_PER_ADDRESS", def: "32", kind: "int", min: 1, max: 1000000 },
   authFailuresPerMinute: { flag: "auth-failure-limit", env: "GATEWAY_AUTH_FAILURE_LIMIT", def: "20", kind: "int", min: 1, max: 1000000 },
 } as const satisfies Record<string, Setting>;
 
@@ -131,6 +144,10 @@ export function resolveConfig(flags: Readonly<Record<string, string | boolean | 
     maxSubscriptions: v.maxSubscriptions as number,
     maxInflight: v.maxInflight as number,
     connectRate: v.connectRate as number,
+    connectRatePerAddress: (v.connectRatePerAddress as number | undefined) ?? Math.max(1, Math.floor((v.connectRate as number) / 10)),
+    handshakeTimeoutMs: v.handshakeTimeoutMs as number,
+    maxPendingConnections: v.maxPendingConnections as number,
+    maxPendingPerAddress: v.maxPendingPerAddress as number,
     authFailuresPerMinute: v.authFailuresPerMinute as number,
   });
   return Object.freeze({

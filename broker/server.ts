@@ -1,5 +1,4 @@
 import tls from "node:tls";
-import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { Aedes, type Client } from "aedes";
 import type { Deps } from "../deps.js";
@@ -7,7 +6,8 @@ import type { Metrics } from "../metrics.js";
 import type { LoadedPki } from "../enroll/pki.js";
 import { toPem } from "../enroll/der.js";
 import { createHooks } from "./hooks.js";
-import { packetSizeCap, TokenBucket, type SizeCappable } from "./limits.js";
+import { packetSizeCap, type SizeCappable } from "./limits.js";
+import { ConnectionGuard } from "../front/guard.js";
 import { LogThrottle } from "./log-throttle.js";
 import { breakSyncRelease, gatePublish } from "./overload.js";
 import { PeerCertCache } from "./peer-cert.js";
@@ -28,8 +28,6 @@ export interface BrokerHandle {
 const MAX_ROUTING_BACKLOG = 10_000;
 /** Seconds a consumer's socket may stay above its high-water mark before aedes disconnects it. */
 const DRAIN_TIMEOUT_MS = 30_000;
-/** Time allowed between TLS established and CONNECT, and for the TLS handshake itself. */
-const CONNECT_TIMEOUT_MS = 10_000;
 
 /** TLS failures a client causes by hanging up are not worth a log line above debug. */
 const isHangup = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ERR_SSL_PROTOCOL_ERROR" && /wrong version/.test(err.message);
@@ -54,7 +52,8 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   const broker = new Aedes({
     ...createHooks({ store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, closing: () => closing }),
     drainTimeout: DRAIN_TIMEOUT_MS,
-    connectTimeout: CONNECT_TIMEOUT_MS,
+    // Time from TLS established to CONNECT; front/guard.ts also bounds it until CONNACK 0.
+    connectTimeout: limits.handshakeTimeoutMs,
     // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
     maxInflightInbound: limits.maxInflight,
   });
@@ -71,7 +70,10 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   muteSysAnnouncements(broker, () => sessions.sysWatchers > 0);
   broker.on("connackSent", (packet, client) => {
     const st = sessions.get(client);
-    if (st && packet.returnCode === 0) metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);
+    if (st && packet.returnCode === 0) {
+      guard.settle(st.socket);
+      metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);
+    }
   });
   broker.on("unsubscribe", (topics, client) => {
     const st = sessions.get(client);
@@ -93,8 +95,6 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   (broker as unknown as NodeJS.EventEmitter).on("error", (err: Error) => log.error({ err, code: "FG_INTERNAL" }, "MQTT broker error"));
 
   const certs = new PeerCertCache(d.pki.issuingDer);
-  const connectBucket = new TokenBucket(limits.connectRate, limits.connectRate, clock());
-  const rawSockets = new Set<Socket>();
   const server = tls.createServer({
     key: d.pki.serverKeyPem,
     cert: d.pki.serverCertChainPem,
@@ -102,25 +102,25 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.2",
-    handshakeTimeout: CONNECT_TIMEOUT_MS,
+    handshakeTimeout: limits.handshakeTimeoutMs,
   });
 
-  // Runs before tls.Server's own listener: a connection over the rate is closed
-  // before any TLS work is spent on it (the handshake is the expensive part).
-  server.prependListener("connection", (raw: Socket) => {
-    if (closing || !connectBucket.take(clock())) {
-      const code = closing ? "FG_MQTT_SHUTTING_DOWN" : "FG_MQTT_CONNECT_RATE";
-      metrics.connects.inc({ result: code });
-      throttle.warn(`refused:${code}`, { code, remoteAddress: raw.remoteAddress }, "connection refused before TLS");
-      raw.destroy();
-      return;
-    }
-    rawSockets.add(raw);
-    raw.on("close", onRawClose);
+  // Before TLS: pending caps and the connect rate (per address, with --connect-rate as the
+  // ceiling); excess is closed before any TLS work is spent on it. A connection then has
+  // handshakeTimeoutMs for TLS and as long again for CONNACK 0 (front/guard.ts).
+  const guard = new ConnectionGuard(server, {
+    listener: "mqtts",
+    limits: {
+      maxPending: limits.maxPendingConnections,
+      maxPendingPerSource: limits.maxPendingPerAddress,
+      rate: { perSource: limits.connectRatePerAddress, global: limits.connectRate },
+    },
+    timeoutMs: limits.handshakeTimeoutMs,
+    untilSettled: true,
+    clock, log, metrics,
+    closing: () => closing,
+    onRefused: (reason) => metrics.connects.inc({ result: reason === "closing" ? "FG_MQTT_SHUTTING_DOWN" : reason.startsWith("rate") ? "FG_MQTT_CONNECT_RATE" : "FG_CONNECTION_LIMIT" }),
   });
-  function onRawClose(this: Socket): void {
-    rawSockets.delete(this);
-  }
 
   // Per-connection handlers are shared functions (`this` is the socket or parser),
   // so a connection costs no closures beyond what aedes allocates.
@@ -144,12 +144,6 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   }
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
-    // Established: aedes owns it now; only handshakes in progress stay tracked.
-    const raw = (socket as unknown as { _parent?: Socket })._parent;
-    if (raw) {
-      rawSockets.delete(raw);
-      raw.off("close", onRawClose);
-    }
     const st = new ClientState(socket, performance.now(), certs.lookup(socket));
     const client = broker.handle(socket);
     sessions.attach(client, st);
@@ -213,7 +207,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       const listenerClosed = new Promise<void>((r) => server.close(() => r()));
       await new Promise<void>((r) => broker.close(() => r()));
       // Handshakes still in progress are not aedes clients yet.
-      for (const s of rawSockets) s.destroy();
+      guard.destroyPending();
       await listenerClosed;
       presence.stop(sessions.devices());
     })()),

@@ -1,7 +1,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
-import type { TLSSocket } from "node:tls";
+import type { Server as TlsServer, TLSSocket } from "node:tls";
+import { ConnectionGuard } from "../front/guard.js";
 import type { Deps } from "../deps.js";
 import type { Metrics } from "../metrics.js";
 import { GatewayError, toGatewayError } from "../errors.js";
@@ -93,6 +94,16 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
   });
+  // Stalled handshakes are closed after handshakeTimeoutMs and bounded in number, in total
+  // and per source address; excess connections are closed before TLS (front/guard.ts).
+  const guard = new ConnectionGuard(app.server as TlsServer, {
+    listener: "https",
+    limits: { maxPending: d.config.limits.maxPendingConnections, maxPendingPerSource: d.config.limits.maxPendingPerAddress },
+    timeoutMs: d.config.limits.handshakeTimeoutMs,
+    untilSettled: false,
+    clock: d.clock, log: d.log.child({ part: "https" }), metrics: d.metrics,
+  });
+  app.addHook("preClose", async () => guard.destroyPending());
   // A keep-alive connection (the admin API, a renewing device) keeps its peer: classify it
   // once per certificate, not per request (reading the certificate costs ~0.25 ms). Keyed
   // by the certificate's fingerprint too, so a TLS 1.2 renegotiation cannot reuse a verdict.
