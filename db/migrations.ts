@@ -85,6 +85,13 @@ CREATE INDEX audit_at ON audit_events(at, id);
 CREATE INDEX audit_device_at ON audit_events(device_id, at, id);
 `,
   },
+  {
+    // GET /api/v1/audit?type=...: security events stay findable however many presence rows follow them.
+    version: 3,
+    sql: `
+CREATE INDEX audit_type_at ON audit_events(type, at, id);
+`,
+  },
 ];
 
 export function migrate(db: Database): number {
