@@ -40,7 +40,7 @@ export const auditQuery = {
     // An exact event type, e.g. device.revoked.
     type: { type: "string", pattern: "^[a-z][a-z0-9_-]{0,31}(\\.[a-z][a-z0-9_-]{0,31}){0,3}$" },
     // Every event but connect/disconnect presence.
-    security: { type: "boolean" },
+    security: { type: "string", enum: ["true", "1", "false", "0"] },
   },
   not: { required: ["type", "security"] },
 } as const;
