@@ -85,11 +85,12 @@ async function mqttOk(g: TestGateway, c: Credential, id: string, localAddress: s
 
 test("connections that never send a ClientHello are closed on both listeners at the handshake timeout", async () => {
   const g = await startTestGateway({ "handshake-timeout-ms": "500" });
+  const stalls: Stall[] = [];
   try {
-    const stalls = await Promise.all([
+    stalls.push(...await Promise.all([
       ...Array.from({ length: 10 }, () => stall(g.gw.mqttsPort)),
       ...Array.from({ length: 10 }, () => stall(g.gw.httpsPort)),
-    ]);
+    ]));
     // Generous bound: 500 ms configured; before the fix MQTT held them forever and HTTPS for ~120 s.
     await within(Promise.all(stalls.map((s) => s.closed)), 15_000, "stalled sockets closed by the server");
     assert.ok((await metric(g, "gateway_handshake_timeouts_total", 'listener="mqtts",stage="tls"')) >= 10);
@@ -98,6 +99,7 @@ test("connections that never send a ClientHello are closed on both listeners at 
     await waitMetric(g, "gateway_pending_connections", 'listener="https"', (v) => v === 0);
     assert.ok(g.logs.lines().some((l) => l.code === "FG_HANDSHAKE_TIMEOUT"), "the timeout is logged with its code");
   } finally {
+    for (const s of stalls) s.socket.destroy();
     await g.close();
   }
 });
@@ -105,8 +107,9 @@ test("connections that never send a ClientHello are closed on both listeners at 
 test("a client trickling its ClientHello a byte at a time is closed at the deadline: its bytes do not extend it", async () => {
   const g = await startTestGateway({ "handshake-timeout-ms": "1000" });
   const timers: NodeJS.Timeout[] = [];
+  const stalls: Stall[] = [];
   try {
-    const stalls = await Promise.all([stall(g.gw.mqttsPort), stall(g.gw.httpsPort)]);
+    stalls.push(...await Promise.all([stall(g.gw.mqttsPort), stall(g.gw.httpsPort)]));
     // A TLS handshake record header announcing 512 bytes, then one byte every 200 ms.
     const bytes = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), Buffer.alloc(506, 0x41)]);
     for (const s of stalls) {
@@ -116,32 +119,37 @@ test("a client trickling its ClientHello a byte at a time is closed at the deadl
     await within(Promise.all(stalls.map((s) => s.closed)), 15_000, "trickling sockets closed by the server");
   } finally {
     for (const t of timers) clearInterval(t);
+    for (const s of stalls) s.socket.destroy();
     await g.close();
   }
 });
 
 test("MQTT: TLS established but no CONNECT (or half a CONNECT) is closed at the deadline", async () => {
   const g = await startTestGateway({ "handshake-timeout-ms": "500" });
+  const opened: tls.TLSSocket[] = [];
   try {
     const c = issueDirect(g.gw.deps, "silent");
-    const open = (first?: Buffer) => new Promise<Promise<void>>((resolve, reject) => {
+    // Resolves with a holder: resolving with the promise itself would wait for it.
+    const open = (first?: Buffer) => new Promise<{ closed: Promise<void> }>((resolve, reject) => {
       const s = tls.connect({ port: g.gw.mqttsPort, host: "127.0.0.1", servername: "localhost", ca: g.caPem, cert: c.certPem, key: c.keyPem });
       const closed = new Promise<void>((r) => s.once("close", () => r()));
+      opened.push(s);
       s.on("error", () => { /* closed by the server */ });
       s.once("secureConnect", () => {
         if (first) s.write(first);
-        resolve(closed);
+        resolve({ closed });
       });
       s.once("close", () => reject(new Error("closed before TLS was established")));
     });
     const silent = await open();
     const half = await open(Buffer.from([0x10, 0x20, 0x00, 0x04, 0x4d])); // CONNECT, remaining length 32, then nothing
     // Before the fix only aedes' 10 s connectTimeout applied (and not to a CONNECT that is being received).
-    await within(Promise.all([silent, half]), 8_000, "post-TLS stalls closed by the server");
+    await within(Promise.all([silent.closed, half.closed]), 8_000, "post-TLS stalls closed by the server");
     assert.ok((await metric(g, "gateway_handshake_timeouts_total", 'listener="mqtts",stage="connect"')) >= 1);
     // A real client is unaffected by the short deadline.
     await mqttOk(g, c, "silent", "127.0.0.1");
   } finally {
+    for (const s of opened) s.destroy();
     await g.close();
   }
 });
@@ -155,6 +163,7 @@ test("per-address cap: the 21st stalled socket from one address is closed at onc
     await waitMetric(g, "gateway_pending_connections", 'listener="mqtts"', (v) => v === 20);
     await waitMetric(g, "gateway_pending_connections", 'listener="https"', (v) => v === 20);
     const extra = await Promise.all([stall(g.gw.mqttsPort), stall(g.gw.httpsPort)]);
+    stalls.push(...extra);
     await within(Promise.all(extra.map((s) => s.closed)), 5_000, "the 21st connection from 127.0.0.1 closed");
     assert.equal(await metric(g, "gateway_connections_refused_total", 'listener="mqtts",reason="pending_source"'), 1);
     assert.equal(await metric(g, "gateway_connections_refused_total", 'listener="https",reason="pending_source"'), 1);
@@ -163,7 +172,7 @@ test("per-address cap: the 21st stalled socket from one address is closed at onc
     await mqttOk(g, c, "other-host", "127.0.0.2");
     assert.equal(await adminGet(g, "/api/v1/devices", "127.0.0.2"), 200);
     // The stalls themselves are held until their deadline, not dropped to make room.
-    assert.ok(stalls.every((s) => !s.isClosed()));
+    assert.ok(stalls.every((s) => !s.isClosed() || extra.includes(s)));
     // A place freed on 127.0.0.1 admits it again.
     stalls.shift()!.socket.destroy();
     await waitMetric(g, "gateway_pending_connections", 'listener="mqtts"', (v) => v === 19);
@@ -184,6 +193,7 @@ test("global cap: pending connections from many addresses at the cap shut out a 
     }
     await waitMetric(g, "gateway_pending_connections", 'listener="mqtts"', (v) => v === 10);
     const refused = await stall(g.gw.mqttsPort, "127.0.0.5");
+    stalls.push(refused);
     await within(refused.closed, 5_000, "a connection over the global cap closed");
     assert.equal(await metric(g, "gateway_connections_refused_total", 'listener="mqtts",reason="pending_global"'), 1);
     stalls.shift()!.socket.destroy();
