@@ -22,9 +22,9 @@ export interface Limits {
   readonly connectRate: number;
   /** New MQTT connections per second accepted from one source address (IPv6: one /64). */
   readonly connectRatePerAddress: number;
-  /** Milliseconds a new connection has to finish TLS, and on MQTT then again to be accepted by CONNECT. */
+  /** Milliseconds a new connection has to finish TLS, then again to get CONNACK 0 (MQTT) or send a request (HTTPS). */
   readonly handshakeTimeoutMs: number;
-  /** Connections per listener not yet authenticated (in TLS; on MQTT also before CONNACK 0). */
+  /** Connections per listener not yet through the front door (in TLS, then before CONNACK 0 or a first HTTPS request). */
   readonly maxPendingConnections: number;
   /** Of those, from one source address (IPv6: one /64). */
   readonly maxPendingPerAddress: number;
@@ -72,7 +72,7 @@ export const SETTINGS = {
   connectRatePerAddress: { flag: "connect-rate-per-address", env: "GATEWAY_CONNECT_RATE_PER_ADDRESS", def: undefined, kind: "int", min: 1, max: 1000000 },
   handshakeTimeoutMs: { flag: "handshake-timeout-ms", env: "GATEWAY_HANDSHAKE_TIMEOUT_MS", def: "5000", kind: "int", min: 100, max: 120000 },
   maxPendingConnections: { flag: "max-pending-connections", env: "GATEWAY_MAX_PENDING_CONNECTIONS", def: "512", kind: "int", min: 1, max: 1000000 },
-  maxPendingPerAddress: { flag: "max-pending-per-address", env: "GATEWAY_MAX_PENDING_PER_ADDRESS", def: "32", kind: "int", min: 1, max: 1000000 },
+  maxPendingPerAddress: { flag: "max-pending-per-address", env: "GATEWAY_MAX_PENDING_PER_ADDRESS", def: "128", kind: "int", min: 1, max: 1000000 },
   authFailuresPerMinute: { flag: "auth-failure-limit", env: "GATEWAY_AUTH_FAILURE_LIMIT", def: "20", kind: "int", min: 1, max: 1000000 },
 } as const satisfies Record<string, Setting>;
 

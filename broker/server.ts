@@ -116,7 +116,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       rate: { perSource: limits.connectRatePerAddress, global: limits.connectRate },
     },
     timeoutMs: limits.handshakeTimeoutMs,
-    untilSettled: true,
+    settledBy: "connect",
     clock, log, metrics,
     closing: () => closing,
     onRefused: (reason) => metrics.connects.inc({ result: reason === "closing" ? "FG_MQTT_SHUTTING_DOWN" : reason.startsWith("rate") ? "FG_MQTT_CONNECT_RATE" : "FG_CONNECTION_LIMIT" }),

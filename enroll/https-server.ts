@@ -94,15 +94,17 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
   });
-  // Stalled handshakes are closed after handshakeTimeoutMs and bounded in number, in total
-  // and per source address; excess connections are closed before TLS (front/guard.ts).
+  // A connection has handshakeTimeoutMs to finish TLS and as long again to send a request's
+  // headers; until then it is pending, bounded in total and per source address, and excess
+  // connections are closed before TLS (front/guard.ts).
   const guard = new ConnectionGuard(app.server as TlsServer, {
     listener: "https",
     limits: { maxPending: d.config.limits.maxPendingConnections, maxPendingPerSource: d.config.limits.maxPendingPerAddress },
     timeoutMs: d.config.limits.handshakeTimeoutMs,
-    untilSettled: false,
+    settledBy: "request",
     clock: d.clock, log: d.log.child({ part: "https" }), metrics: d.metrics,
   });
+  app.server.on("request", (req: { socket: TLSSocket }) => guard.settle(req.socket));
   app.addHook("preClose", async () => guard.destroyPending());
   // A keep-alive connection (the admin API, a renewing device) keeps its peer: classify it
   // once per certificate, not per request (reading the certificate costs ~0.25 ms). Keyed

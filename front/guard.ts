@@ -11,13 +11,14 @@ export type ListenerName = "https" | "mqtts";
 export interface GuardOptions {
   readonly listener: ListenerName;
   readonly limits: AdmissionLimits;
-  /** Time to finish TLS from TCP accept; with `untilSettled`, then again to be settled. */
+  /** Time to finish TLS from TCP accept; then as long again to be settled. */
   readonly timeoutMs: number;
   /**
-   * false (HTTPS): a connection is authenticated once TLS is established.
-   * true (MQTT): it stays pending after TLS until settle() (CONNACK 0).
+   * What settles a connection after TLS, which the listener reports with settle():
+   * "connect" on MQTT (CONNACK 0), "request" on HTTPS (a first request's headers:
+   * a client certificate is optional there, so a finished handshake proves nothing).
    */
-  readonly untilSettled: boolean;
+  readonly settledBy: "connect" | "request";
   readonly clock: () => number;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -27,7 +28,7 @@ export interface GuardOptions {
   readonly onRefused?: (reason: AdmissionRefusal | "closing") => void;
 }
 
-type Stage = "tls" | "connect";
+type Stage = "tls" | "connect" | "request";
 
 /** One pending connection: its source, its deadline and the sockets to close when that passes. */
 interface Ticket {
@@ -54,8 +55,9 @@ const CODES: Record<AdmissionRefusal | "closing", ErrorCode> = {
  *  - on accept: admitted or closed at once (pending caps, per-source and global rate);
  *  - a deadline per connection, absolute (not an idle timer, which a client
  *    trickling one byte at a time would keep resetting): TLS must finish within
- *    `timeoutMs`; on MQTT the connection must then be settled (CONNACK 0) within
- *    `timeoutMs` more. Past it the socket is destroyed;
+ *    `timeoutMs`, and the connection must then be settled (MQTT: CONNACK 0;
+ *    HTTPS: a request's headers) within `timeoutMs` more. Past it the socket is
+ *    destroyed;
  *  - every tlsClientError destroys its socket: node reports a handshake timeout
  *    there but leaves the socket open when the server listens for the event.
  */
@@ -85,7 +87,7 @@ export class ConnectionGuard {
       guard.o.metrics.handshakeTimeouts.inc({ listener: guard.o.listener, stage: t.stage });
       guard.throttle.info(`timeout:${t.stage}`, {
         code: "FG_HANDSHAKE_TIMEOUT", listener: guard.o.listener, stage: t.stage, remoteAddress: t.raw.remoteAddress, timeoutMs: guard.o.timeoutMs,
-      }, t.stage === "tls" ? "TLS handshake not completed in time; closing" : "MQTT CONNECT not accepted in time; closing");
+      }, t.stage === "tls" ? "TLS handshake not completed in time; closing" : t.stage === "connect" ? "MQTT CONNECT not accepted in time; closing" : "no request in time after TLS; closing");
       guard.release(t);
       t.tls?.destroy();
       t.raw.destroy();
@@ -115,9 +117,8 @@ export class ConnectionGuard {
       const raw = (socket as unknown as { _parent?: Socket })._parent;
       const t = raw && this.tickets.get(raw);
       if (!t || t.done) return;
-      if (!o.untilSettled) return this.release(t);
       t.tls = socket;
-      t.stage = "connect";
+      t.stage = o.settledBy;
       this.tickets.set(socket, t);
       clearTimeout(t.timer);
       t.timer = setTimeout(onDeadline, o.timeoutMs, t);

@@ -146,9 +146,53 @@ test("MQTT: TLS established but no CONNECT (or half a CONNECT) is closed at the 
     // Before the fix only aedes' 10 s connectTimeout applied (and not to a CONNECT that is being received).
     await within(Promise.all([silent.closed, half.closed]), 8_000, "post-TLS stalls closed by the server");
     assert.ok((await metric(g, "gateway_handshake_timeouts_total", 'listener="mqtts",stage="connect"')) >= 1);
-    // A real client is unaffected by the short deadline.
-    await mqttOk(g, c, "silent", "127.0.0.1");
+    // A real client is unaffected: CONNACK 0 lifts its deadline, and it stays connected well past it.
+    const r = await attempt(g, c, "silent");
+    assert.equal(r.kind === "connack" ? r.code : r.kind, 0);
+    if (r.kind !== "connack") return;
+    await new Promise((res) => setTimeout(res, 2500));
+    assert.ok(r.client.connected, "an accepted client is not closed by the front-door deadline");
+    assert.equal(await metric(g, "gateway_pending_connections", 'listener="mqtts"'), 0);
+    await r.client.endAsync();
   } finally {
+    for (const s of opened) s.destroy();
+    await g.close();
+  }
+});
+
+test("HTTPS: TLS established but no request is closed at the deadline; a keep-alive client is not", async () => {
+  const g = await startTestGateway({ "handshake-timeout-ms": "500" });
+  const opened: tls.TLSSocket[] = [];
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const s = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const t = tls.connect({ port: g.gw.httpsPort, host: "127.0.0.1", servername: "localhost", ca: g.caPem });
+      opened.push(t);
+      t.on("error", () => { /* closed by the server */ });
+      t.once("secureConnect", () => resolve(t));
+      t.once("close", () => reject(new Error("closed before TLS was established")));
+    });
+    const closed = new Promise<void>((r) => s.once("close", () => r()));
+    // Before the fix such a connection was held for fastify's 30 s connection timeout.
+    await within(closed, 8_000, "a TLS connection without a request closed by the server");
+    assert.ok((await metric(g, "gateway_handshake_timeouts_total", 'listener="https",stage="request"')) >= 1);
+    // One keep-alive connection, two requests further apart than the deadline.
+    const get = () => new Promise<{ status: number; port: number }>((resolve, reject) => {
+      const req = https.request(`${g.estUrl}/.well-known/est/cacerts`, { ca: g.caPem, agent, servername: "localhost" }, (res) => {
+        const port = res.socket.localPort ?? 0;
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, port }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    const a = await get();
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await get();
+    assert.deepEqual([a.status, b.status], [200, 200]);
+    assert.equal(a.port, b.port, "the same connection served both requests");
+  } finally {
+    agent.destroy();
     for (const s of opened) s.destroy();
     await g.close();
   }
