@@ -155,6 +155,8 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
     // With rejectUnauthorized, node completes the handshake, records OpenSSL's verify
     // result in authorizationError and destroys the socket: that surfaces here as a hang-up.
+    // A handshake past its deadline was closed, counted and logged by the front-door guard.
+    if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") return;
     const ae = socket.authorizationError as unknown; // a code string at runtime, typed as Error
     const verify = ae === undefined || ae === null ? undefined : typeof ae === "string" ? ae : String((ae as { code?: string }).code ?? ae);
     if (!verify && isHangup(err)) {

@@ -98,6 +98,7 @@ test("connections that never send a ClientHello are closed on both listeners at 
     await waitMetric(g, "gateway_pending_connections", 'listener="mqtts"', (v) => v === 0);
     await waitMetric(g, "gateway_pending_connections", 'listener="https"', (v) => v === 0);
     assert.ok(g.logs.lines().some((l) => l.code === "FG_HANDSHAKE_TIMEOUT"), "the timeout is logged with its code");
+    assert.ok(!g.logs.lines().some((l) => l.tlsError === "ERR_TLS_HANDSHAKE_TIMEOUT"), "and reported once, not again as a TLS failure");
   } finally {
     for (const s of stalls) s.socket.destroy();
     await g.close();
