@@ -47,7 +47,7 @@ export interface GatewayConfig {
 }
 
 type Kind = "string" | "port" | "int" | "list" | "curve" | "level";
-interface Setting { flag: string; env: string; def: string | undefined; kind: Kind; min?: number; max?: number }
+export interface Setting { flag: string; env: string; def: string | undefined; kind: Kind; min?: number; max?: number; /** For --help when the default is derived. */ defHelp?: string }
 
 /** Every setting, its flag, env variable and default. The README table mirrors this. */
 export const SETTINGS = {
@@ -69,7 +69,7 @@ export const SETTINGS = {
   maxInflight: { flag: "max-inflight", env: "GATEWAY_MAX_INFLIGHT", def: "1000", kind: "int", min: 1, max: 1000000 },
   connectRate: { flag: "connect-rate", env: "GATEWAY_CONNECT_RATE", def: "2000", kind: "int", min: 1, max: 1000000 },
   // Unset: a tenth of --connect-rate (at least 1), so one host never holds the whole budget.
-  connectRatePerAddress: { flag: "connect-rate-per-address", env: "GATEWAY_CONNECT_RATE_PER_ADDRESS", def: undefined, kind: "int", min: 1, max: 1000000 },
+  connectRatePerAddress: { flag: "connect-rate-per-address", env: "GATEWAY_CONNECT_RATE_PER_ADDRESS", def: undefined, kind: "int", min: 1, max: 1000000, defHelp: "connect-rate / 10" },
   handshakeTimeoutMs: { flag: "handshake-timeout-ms", env: "GATEWAY_HANDSHAKE_TIMEOUT_MS", def: "5000", kind: "int", min: 100, max: 120000 },
   maxPendingConnections: { flag: "max-pending-connections", env: "GATEWAY_MAX_PENDING_CONNECTIONS", def: "512", kind: "int", min: 1, max: 1000000 },
   maxPendingPerAddress: { flag: "max-pending-per-address", env: "GATEWAY_MAX_PENDING_PER_ADDRESS", def: "128", kind: "int", min: 1, max: 1000000 },
