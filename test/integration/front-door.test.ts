@@ -280,3 +280,20 @@ test("connect rate is per address: one address flooding connects does not keep a
     await g.close();
   }
 });
+
+test("shutdown closes connections still in their handshake on both listeners, and refuses new ones", async () => {
+  const g = await startTestGateway({ "handshake-timeout-ms": "60000" });
+  const stalls: Stall[] = [];
+  let closed = false;
+  try {
+    for (const port of [g.gw.mqttsPort, g.gw.httpsPort]) stalls.push(...await Promise.all(Array.from({ length: 5 }, () => stall(port))));
+    await waitMetric(g, "gateway_pending_connections", 'listener="https"', (v) => v === 5);
+    await waitMetric(g, "gateway_pending_connections", 'listener="mqtts"', (v) => v === 5);
+    await within(g.close(), 15_000, "gateway closed with handshakes pending");
+    closed = true;
+    await within(Promise.all(stalls.map((s) => s.closed)), 5_000, "pending connections closed by the shutdown");
+  } finally {
+    for (const s of stalls) s.socket.destroy();
+    if (!closed) await g.close();
+  }
+});
