@@ -95,7 +95,8 @@ export class ConnectionGuard {
 
     // Runs before tls.Server's own listener: a refused connection gets no TLS work.
     server.prependListener("connection", (raw: Socket) => {
-      const reason: AdmissionRefusal | "closing" | undefined = o.closing?.() ? "closing" : this.admission.admit(sourceKey(raw.remoteAddress), o.clock());
+      const source = sourceKey(raw.remoteAddress);
+      const reason: AdmissionRefusal | "closing" | undefined = o.closing?.() ? "closing" : this.admission.admit(source, o.clock());
       if (reason) {
         this.refused.inc({ listener: o.listener, reason });
         o.onRefused?.(reason);
@@ -105,8 +106,8 @@ export class ConnectionGuard {
         raw.destroy();
         return;
       }
-      const t: Ticket = { source: sourceKey(raw.remoteAddress), raw, tls: undefined, stage: "tls", timer: undefined, done: false };
-      t.timer = setTimeout(onDeadline, o.timeoutMs, t);
+      const t: Ticket = { source, raw, tls: undefined, stage: "tls", timer: undefined, done: false };
+      t.timer = setTimeout(onDeadline, o.timeoutMs, t).unref();
       this.tickets.set(raw, t);
       this.open.add(t);
       this.pendingGauge.inc();
@@ -121,7 +122,7 @@ export class ConnectionGuard {
       t.stage = o.settledBy;
       this.tickets.set(socket, t);
       clearTimeout(t.timer);
-      t.timer = setTimeout(onDeadline, o.timeoutMs, t);
+      t.timer = setTimeout(onDeadline, o.timeoutMs, t).unref();
     });
 
     server.on("tlsClientError", (_err: Error, socket: TLSSocket) => {
