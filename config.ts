@@ -18,8 +18,16 @@ export interface Limits {
   readonly maxSubscriptions: number;
   /** Outgoing QoS1/2 messages queued per client before new ones are dropped. */
   readonly maxInflight: number;
-  /** New MQTT connections per second accepted by this process (token bucket). */
+  /** New MQTT connections per second accepted by this process (token bucket): the ceiling over all sources. */
   readonly connectRate: number;
+  /** New MQTT connections per second accepted from one source address (IPv6: one /64). */
+  readonly connectRatePerAddress: number;
+  /** Milliseconds a new connection has to finish TLS, then again to get CONNACK 0 (MQTT) or send a request (HTTPS). */
+  readonly handshakeTimeoutMs: number;
+  /** Connections per listener not yet through the front door (in TLS, then before CONNACK 0 or a first HTTPS request). */
+  readonly maxPendingConnections: number;
+  /** Of those, from one source address (IPv6: one /64). */
+  readonly maxPendingPerAddress: number;
   /** Failed EST authentications per minute per address before 429 (issue 3). */
   readonly authFailuresPerMinute: number;
 }
@@ -41,7 +49,7 @@ export interface GatewayConfig {
 }
 
 type Kind = "string" | "port" | "int" | "list" | "curve" | "level";
-interface Setting { flag: string; env: string; def: string | undefined; kind: Kind; min?: number; max?: number }
+export interface Setting { flag: string; env: string; def: string | undefined; kind: Kind; min?: number; max?: number; /** For --help when the default is derived. */ defHelp?: string }
 
 /** Every setting, its flag, env variable and default. The README table mirrors this. */
 export const SETTINGS = {
@@ -62,6 +70,11 @@ export const SETTINGS = {
   maxSubscriptions: { flag: "max-subscriptions", env: "GATEWAY_MAX_SUBSCRIPTIONS", def: "50", kind: "int", min: 1, max: 100000 },
   maxInflight: { flag: "max-inflight", env: "GATEWAY_MAX_INFLIGHT", def: "1000", kind: "int", min: 1, max: 1000000 },
   connectRate: { flag: "connect-rate", env: "GATEWAY_CONNECT_RATE", def: "2000", kind: "int", min: 1, max: 1000000 },
+  // Unset: a tenth of --connect-rate (at least 1), so one host never holds the whole budget.
+  connectRatePerAddress: { flag: "connect-rate-per-address", env: "GATEWAY_CONNECT_RATE_PER_ADDRESS", def: undefined, kind: "int", min: 1, max: 1000000, defHelp: "connect-rate / 10" },
+  handshakeTimeoutMs: { flag: "handshake-timeout-ms", env: "GATEWAY_HANDSHAKE_TIMEOUT_MS", def: "5000", kind: "int", min: 100, max: 120000 },
+  maxPendingConnections: { flag: "max-pending-connections", env: "GATEWAY_MAX_PENDING_CONNECTIONS", def: "512", kind: "int", min: 1, max: 1000000 },
+  maxPendingPerAddress: { flag: "max-pending-per-address", env: "GATEWAY_MAX_PENDING_PER_ADDRESS", def: "128", kind: "int", min: 1, max: 1000000 },
   authFailuresPerMinute: { flag: "auth-failure-limit", env: "GATEWAY_AUTH_FAILURE_LIMIT", def: "20", kind: "int", min: 1, max: 1000000 },
 } as const satisfies Record<string, Setting>;
 
@@ -133,6 +146,10 @@ export function resolveConfig(flags: Readonly<Record<string, string | boolean | 
     maxSubscriptions: v.maxSubscriptions as number,
     maxInflight: v.maxInflight as number,
     connectRate: v.connectRate as number,
+    connectRatePerAddress: (v.connectRatePerAddress as number | undefined) ?? Math.max(1, Math.floor((v.connectRate as number) / 10)),
+    handshakeTimeoutMs: v.handshakeTimeoutMs as number,
+    maxPendingConnections: v.maxPendingConnections as number,
+    maxPendingPerAddress: v.maxPendingPerAddress as number,
     authFailuresPerMinute: v.authFailuresPerMinute as number,
   });
   return Object.freeze({

@@ -29,6 +29,9 @@ export function createMetrics() {
       name: "gateway_mqtt_connect_duration_seconds", help: "Time from TLS established to CONNACK",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: reg,
     }),
+    connectionsRefused: new Counter({ name: "gateway_connections_refused_total", help: "New TCP connections closed before TLS, by listener and reason (pending_global, pending_source, rate_source, rate_global, closing)", labelNames: ["listener", "reason"], registers: reg }),
+    handshakeTimeouts: new Counter({ name: "gateway_handshake_timeouts_total", help: "Connections closed for not finishing TLS (stage tls), then CONNECT (stage connect, MQTT) or a first request (stage request, HTTPS) in time", labelNames: ["listener", "stage"], registers: reg }),
+    pendingConnections: new Gauge({ name: "gateway_pending_connections", help: "Connections not yet through the front door (in TLS, then before CONNACK 0 or a first HTTPS request), by listener", labelNames: ["listener"], registers: reg }),
     certificatesExpiring: new Gauge({ name: "gateway_certificates_expiring", help: "Devices whose newest valid certificate expires within the window", labelNames: ["within"], registers: reg }),
   };
 }

@@ -115,7 +115,8 @@ async function startChild(name: string, args: string[], portOf: (j: Record<strin
 
 const startPlain = (dataDir: string) => startChild("plain aedes", [path.join(here, "broker-plain.js"), dataDir], (j) => j.port as number);
 const startGw = (dataDir: string) => startChild("gateway", [CLI, "start", "--data", dataDir, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0",
-  "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000"], (j) => (j.msg === "ready" ? (j.mqttsPort as number) : undefined));
+  "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000",
+  "--max-pending-connections", "1000000", "--max-pending-per-address", "1000000"], (j) => (j.msg === "ready" ? (j.mqttsPort as number) : undefined));
 
 async function main() {
   const started = Date.now();

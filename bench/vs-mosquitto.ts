@@ -84,7 +84,8 @@ async function main() {
     const boot = async () => {
       const procs: (() => Promise<unknown>)[] = [];
       const gw = await spawnGateway(["--data", dataDir, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0",
-        "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000", "--max-inflight", "100000"],
+        "--log-level", "info", "--publish-rate", "1000000", "--publish-burst", "1000000", "--connect-rate", "1000000",
+        "--max-pending-connections", "1000000", "--max-pending-per-address", "1000000", "--max-inflight", "100000"],
       {}, 30_000, PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : []);
       procs.push(() => gw.stop());
       const mq = await startMosquitto({ dir: mqDir, caFile: path.join(mqDir, "cas.pem"), certFile: path.join(mqDir, "server-chain.pem"), keyFile: p.serverKey, crlFile: path.join(mqDir, "crl.pem"), services: ["svc"] });

@@ -22,6 +22,11 @@ export class TokenBucket {
     this.tokens -= 1;
     return true;
   }
+
+  /** Whether the bucket would be full at `now` (its owner has been idle long enough to be forgotten). */
+  isFull(now: number): boolean {
+    return this.tokens + (Math.max(0, now - this.last) * this.rate) / 1000 >= this.burst;
+  }
 }
 
 /**

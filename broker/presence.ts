@@ -1,6 +1,7 @@
 import type { Store } from "../db/store.js";
 import type { Logger } from "../log.js";
 import type { NewAuditEvent } from "../db/types.js";
+import { CycleCoalescer } from "./audit-coalesce.js";
 
 const MAX_PENDING_EVENTS = 50_000;
 
@@ -17,13 +18,18 @@ export class Presence {
   private droppedEvents = 0;
   private active = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly cycles: CycleCoalescer;
 
   constructor(
     private readonly d: { store: Store; clock: () => number; log: Logger },
     /** Whether this process still holds a live session of the device (late activity marks must not resurrect it). */
     private readonly isLive: (deviceId: string) => boolean,
     private readonly flushMs = 1000,
-  ) {}
+    /** Window in which one device's repeated connect/disconnect audit events are coalesced. */
+    auditWindowMs = 60_000,
+  ) {
+    this.cycles = new CycleCoalescer(auditWindowMs);
+  }
 
   start(): void {
     this.timer = setInterval(() => this.flush(), this.flushMs);
@@ -33,14 +39,14 @@ export class Presence {
   online(deviceId: string, serial?: string): void {
     const at = this.d.clock();
     this.pending.set(deviceId, { at, online: true });
-    this.audit({ at, type: "mqtt.connected", actor: `device:${deviceId}`, deviceId, serial: serial ?? null });
+    for (const e of this.cycles.event({ at, type: "mqtt.connected", deviceId, serial: serial ?? null })) this.audit(e);
   }
 
   offline(deviceId: string): void {
     this.active.delete(deviceId);
     const at = this.d.clock();
     this.pending.set(deviceId, { at, online: false });
-    this.audit({ at, type: "mqtt.disconnected", actor: `device:${deviceId}`, deviceId });
+    for (const e of this.cycles.event({ at, type: "mqtt.disconnected", deviceId })) this.audit(e);
   }
 
   /** Queues an audit event for the next flush; past MAX_PENDING_EVENTS they are counted and dropped, never blocking the broker. */
@@ -57,7 +63,8 @@ export class Presence {
     this.active.add(deviceId);
   }
 
-  flush(): void {
+  flush(all = false): void {
+    for (const e of this.cycles.due(this.d.clock(), all)) this.audit(e);
     if (this.active.size > 0) {
       const now = this.d.clock();
       for (const id of this.active) if (!this.pending.has(id) && this.isLive(id)) this.pending.set(id, { at: now, online: true });
@@ -91,6 +98,6 @@ export class Presence {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const id of stillOnline) this.offline(id);
-    this.flush();
+    this.flush(true);
   }
 }

@@ -1,5 +1,4 @@
 import tls from "node:tls";
-import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { Aedes, type Client } from "aedes";
 import type { Deps } from "../deps.js";
@@ -7,7 +6,8 @@ import type { Metrics } from "../metrics.js";
 import type { LoadedPki } from "../enroll/pki.js";
 import { toPem } from "../enroll/der.js";
 import { createHooks } from "./hooks.js";
-import { packetSizeCap, TokenBucket, type SizeCappable } from "./limits.js";
+import { packetSizeCap, type SizeCappable } from "./limits.js";
+import { ConnectionGuard } from "../front/guard.js";
 import { LogThrottle } from "./log-throttle.js";
 import { breakSyncRelease, gatePublish } from "./overload.js";
 import { PeerCertCache } from "./peer-cert.js";
@@ -33,8 +33,6 @@ export interface BrokerHandle {
 const MAX_ROUTING_BACKLOG = 10_000;
 /** Seconds a consumer's socket may stay above its high-water mark before aedes disconnects it. */
 const DRAIN_TIMEOUT_MS = 30_000;
-/** Time allowed between TLS established and CONNECT, and for the TLS handshake itself. */
-const CONNECT_TIMEOUT_MS = 10_000;
 
 /** TLS failures a client causes by hanging up are not worth a log line above debug. */
 const isHangup = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ERR_SSL_PROTOCOL_ERROR" && /wrong version/.test(err.message);
@@ -64,7 +62,8 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       sessionOwners: new SessionOwners(),
     }),
     drainTimeout: DRAIN_TIMEOUT_MS,
-    connectTimeout: CONNECT_TIMEOUT_MS,
+    // Time from TLS established to CONNECT; front/guard.ts also bounds it until CONNACK 0.
+    connectTimeout: limits.handshakeTimeoutMs,
     // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
     maxInflightInbound: limits.maxInflight,
   });
@@ -82,7 +81,10 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   muteSysAnnouncements(broker, () => sessions.sysWatchers > 0);
   broker.on("connackSent", (packet, client) => {
     const st = sessions.get(client);
-    if (st && packet.returnCode === 0) metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);
+    if (st && packet.returnCode === 0) {
+      guard.settle(st.socket);
+      metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);
+    }
   });
   broker.on("unsubscribe", (topics, client) => {
     const st = sessions.get(client);
@@ -104,8 +106,6 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   (broker as unknown as NodeJS.EventEmitter).on("error", (err: Error) => log.error({ err, code: "FG_INTERNAL" }, "MQTT broker error"));
 
   const certs = new PeerCertCache(d.pki.issuingDer);
-  const connectBucket = new TokenBucket(limits.connectRate, limits.connectRate, clock());
-  const rawSockets = new Set<Socket>();
   const server = tls.createServer({
     key: d.pki.serverKeyPem,
     cert: d.pki.serverCertChainPem,
@@ -113,25 +113,25 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     requestCert: true,
     rejectUnauthorized: true,
     ...tlsServerPolicy(config.tlsSessionSeconds),
-    handshakeTimeout: CONNECT_TIMEOUT_MS,
+    handshakeTimeout: limits.handshakeTimeoutMs,
   });
 
-  // Runs before tls.Server's own listener: a connection over the rate is closed
-  // before any TLS work is spent on it (the handshake is the expensive part).
-  server.prependListener("connection", (raw: Socket) => {
-    if (closing || !connectBucket.take(clock())) {
-      const code = closing ? "FG_MQTT_SHUTTING_DOWN" : "FG_MQTT_CONNECT_RATE";
-      metrics.connects.inc({ result: code });
-      throttle.warn(`refused:${code}`, { code, remoteAddress: raw.remoteAddress }, "connection refused before TLS");
-      raw.destroy();
-      return;
-    }
-    rawSockets.add(raw);
-    raw.on("close", onRawClose);
+  // Before TLS: pending caps and the connect rate (per address, with --connect-rate as the
+  // ceiling); excess is closed before any TLS work is spent on it. A connection then has
+  // handshakeTimeoutMs for TLS and as long again for CONNACK 0 (front/guard.ts).
+  const guard = new ConnectionGuard(server, {
+    listener: "mqtts",
+    limits: {
+      maxPending: limits.maxPendingConnections,
+      maxPendingPerSource: limits.maxPendingPerAddress,
+      rate: { perSource: limits.connectRatePerAddress, global: limits.connectRate },
+    },
+    timeoutMs: limits.handshakeTimeoutMs,
+    settledBy: "connect",
+    clock, log, metrics,
+    closing: () => closing,
+    onRefused: (reason) => metrics.connects.inc({ result: reason === "closing" ? "FG_MQTT_SHUTTING_DOWN" : reason.startsWith("rate") ? "FG_MQTT_CONNECT_RATE" : "FG_CONNECTION_LIMIT" }),
   });
-  function onRawClose(this: Socket): void {
-    rawSockets.delete(this);
-  }
 
   // Per-connection handlers are shared functions (`this` is the socket or parser),
   // so a connection costs no closures beyond what aedes allocates.
@@ -162,12 +162,6 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     // The identity is read from the certificate this handshake verified, once, and kept
     // for the connection's life (ClientState.cert); no later handshake may replace it.
     refuseRenegotiation(socket, onRenegotiation);
-    // Established: aedes owns it now; only handshakes in progress stay tracked.
-    const raw = (socket as unknown as { _parent?: Socket })._parent;
-    if (raw) {
-      rawSockets.delete(raw);
-      raw.off("close", onRawClose);
-    }
     const st = new ClientState(socket, performance.now(), certs.lookup(socket));
     const client = broker.handle(socket);
     sessions.attach(client, st);
@@ -179,6 +173,8 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   server.on("tlsClientError", (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
     // With rejectUnauthorized, node completes the handshake, records OpenSSL's verify
     // result in authorizationError and destroys the socket: that surfaces here as a hang-up.
+    // A handshake past its deadline was closed, counted and logged by the front-door guard.
+    if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") return;
     const ae = socket.authorizationError as unknown; // a code string at runtime, typed as Error
     const verify = ae === undefined || ae === null ? undefined : typeof ae === "string" ? ae : String((ae as { code?: string }).code ?? ae);
     if (!verify && isHangup(err)) {
@@ -234,7 +230,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       const listenerClosed = new Promise<void>((r) => server.close(() => r()));
       await new Promise<void>((r) => broker.close(() => r()));
       // Handshakes still in progress are not aedes clients yet.
-      for (const s of rawSockets) s.destroy();
+      guard.destroyPending();
       await listenerClosed;
       presence.stop(sessions.devices());
     })()),

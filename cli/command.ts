@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { GatewayError } from "../errors.js";
-import { resolveConfig, settingOptions, SETTINGS, type GatewayConfig } from "../config.js";
+import { resolveConfig, settingOptions, SETTINGS, type GatewayConfig, type Setting } from "../config.js";
 
 export interface Io {
   readonly argv: readonly string[];
@@ -42,8 +42,8 @@ export function configFrom(values: Record<string, string | boolean | (string | b
   return resolveConfig(flags, env);
 }
 
-export const SETTINGS_HELP = Object.values(SETTINGS)
-  .map((s) => `  --${s.flag.padEnd(22)} env ${s.env.padEnd(30)} default ${s.def ?? "(none)"}`)
+export const SETTINGS_HELP = Object.values(SETTINGS as Record<string, Setting>)
+  .map((s) => `  --${s.flag.padEnd(25)} env ${s.env.padEnd(33)} default ${s.def ?? s.defHelp ?? "(none)"}`)
   .join("\n");
 
 /** Exit codes (CONTRACT §1): 0 success, 1 runtime failure, 2 usage error. */

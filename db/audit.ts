@@ -8,16 +8,36 @@ const toEvent = (r: Raw): AuditEvent => ({
   detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
 });
 
+/** Audit event types that record presence, not a decision: what `security` leaves out. */
+export const PRESENCE_TYPES = ["mqtt.connected", "mqtt.disconnected"] as const;
+const NOT_PRESENCE = `type NOT IN (${PRESENCE_TYPES.map((t) => `'${t}'`).join(", ")})`;
+
+export interface AuditQuery {
+  readonly limit: number;
+  readonly deviceId?: string;
+  readonly type?: string;
+  readonly security?: boolean;
+}
+
 /** Append-only audit trail (the table's triggers refuse UPDATE and DELETE), read newest first by event time. */
 export class Audit {
   private readonly sInsert: Statement<[number, string, string | null, string | null, string | null, string | null, string | null]>;
   private readonly sNewest: Statement<[number], Raw>;
   private readonly sDevice: Statement<[string, number], Raw>;
+  private readonly sType: Statement<[string, number], Raw>;
+  private readonly sDeviceType: Statement<[string, string, number], Raw>;
+  private readonly sSecurity: Statement<[number], Raw>;
+  private readonly sDeviceSecurity: Statement<[string, number], Raw>;
 
   constructor(db: Database, private readonly clock: () => number) {
     this.sInsert = db.prepare("INSERT INTO audit_events(at, type, actor, device_id, serial, code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)");
     this.sNewest = db.prepare("SELECT * FROM audit_events ORDER BY at DESC, id DESC LIMIT ?");
     this.sDevice = db.prepare("SELECT * FROM audit_events WHERE device_id = ? ORDER BY at DESC, id DESC LIMIT ?");
+    this.sType = db.prepare("SELECT * FROM audit_events WHERE type = ? ORDER BY at DESC, id DESC LIMIT ?");
+    this.sDeviceType = db.prepare("SELECT * FROM audit_events WHERE device_id = ? AND type = ? ORDER BY at DESC, id DESC LIMIT ?");
+    // Everything but presence (connect/disconnect): walks the trail newest first, skipping presence rows.
+    this.sSecurity = db.prepare(`SELECT * FROM audit_events WHERE ${NOT_PRESENCE} ORDER BY at DESC, id DESC LIMIT ?`);
+    this.sDeviceSecurity = db.prepare(`SELECT * FROM audit_events WHERE device_id = ? AND ${NOT_PRESENCE} ORDER BY at DESC, id DESC LIMIT ?`);
   }
 
   append(e: NewAuditEvent): void {
@@ -33,5 +53,18 @@ export class Audit {
 
   forDevice(deviceId: string, limit: number): AuditEvent[] {
     return this.sDevice.all(deviceId, limit).map(toEvent);
+  }
+
+  /**
+   * Newest first, filtered: by device, by exact event type, or `security` (every
+   * type but the presence events mqtt.connected / mqtt.disconnected).
+   */
+  query(q: AuditQuery): AuditEvent[] {
+    const { limit, deviceId, type } = q;
+    let rows: Raw[];
+    if (type !== undefined) rows = deviceId === undefined ? this.sType.all(type, limit) : this.sDeviceType.all(deviceId, type, limit);
+    else if (q.security) rows = deviceId === undefined ? this.sSecurity.all(limit) : this.sDeviceSecurity.all(deviceId, limit);
+    else rows = deviceId === undefined ? this.sNewest.all(limit) : this.sDevice.all(deviceId, limit);
+    return rows.map(toEvent);
   }
 }

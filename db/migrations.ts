@@ -103,6 +103,13 @@ CREATE INDEX certificates_credential_name ON certificates(name) WHERE device_id 
 ALTER TABLE tokens ADD COLUMN reprovision INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    // GET /api/v1/audit?type=...: security events stay findable however many presence rows follow them.
+    version: 5,
+    sql: `
+CREATE INDEX audit_type_at ON audit_events(type, at, id);
+`,
+  },
 ];
 
 export function migrate(db: Database): number {

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import type https from "node:https";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Server as TlsServer, TLSSocket } from "node:tls";
+import { ConnectionGuard } from "../front/guard.js";
 import type { Deps } from "../deps.js";
 import type { Metrics } from "../metrics.js";
 import { GatewayError, toGatewayError } from "../errors.js";
@@ -145,6 +146,18 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   const access = installRouteAccess(app, (req) => {
     req.admin = authorizeAdmin(ctx, req);
   });
+  // A connection has handshakeTimeoutMs to finish TLS and as long again to send a request's
+  // headers; until then it is pending, bounded in total and per source address, and excess
+  // connections are closed before TLS (front/guard.ts).
+  const guard = new ConnectionGuard(app.server as TlsServer, {
+    listener: "https",
+    limits: { maxPending: d.config.limits.maxPendingConnections, maxPendingPerSource: d.config.limits.maxPendingPerAddress },
+    timeoutMs: d.config.limits.handshakeTimeoutMs,
+    settledBy: "request",
+    clock: d.clock, log: d.log.child({ part: "https" }), metrics: d.metrics,
+  });
+  app.server.on("request", (req: { socket: TLSSocket }) => guard.settle(req.socket));
+  app.addHook("preClose", async () => guard.destroyPending());
   // A keep-alive connection (the admin API, a renewing device) keeps its peer: classified once,
   // at the end of its handshake, from the certificate that handshake verified.
   const peerOf = bindPeers(app.server as unknown as TlsServer, anchors, (socket, peer) => {

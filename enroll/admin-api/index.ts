@@ -78,9 +78,9 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
   });
 
   app.get("/api/v1/audit", { schema: { querystring: auditQuery } }, async (req) => {
-    const q = req.query as { limit?: number; deviceId?: string };
-    const limit = q.limit ?? DEFAULT_AUDIT_LIMIT;
-    const events = q.deviceId ? ctx.store.audit.forDevice(q.deviceId, limit) : ctx.store.audit.newest(limit);
+    const q = req.query as { limit?: number; deviceId?: string; type?: string; security?: string };
+    const security = q.security === "true" || q.security === "1";
+    const events = ctx.store.audit.query({ limit: q.limit ?? DEFAULT_AUDIT_LIMIT, deviceId: q.deviceId, type: q.type, security });
     return events.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
   });
 }

@@ -50,5 +50,10 @@ export const auditQuery = {
   properties: {
     limit: { type: "integer", minimum: 1, maximum: 1000 },
     deviceId: { type: "string", pattern: NAME_RE.source },
+    // An exact event type, e.g. device.revoked.
+    type: { type: "string", pattern: "^[a-z][a-z0-9_-]{0,31}(\\.[a-z][a-z0-9_-]{0,31}){0,3}$" },
+    // Every event but connect/disconnect presence.
+    security: { type: "string", enum: ["true", "1", "false", "0"] },
   },
+  not: { required: ["type", "security"] },
 } as const;

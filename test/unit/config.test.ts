@@ -53,3 +53,18 @@ test("durations", () => {
   assert.equal(parseDuration("7d"), 604800);
   for (const bad of ["", "7x", "-1h", "1.5h", "0", "h"]) assert.throws(() => parseDuration(bad), GatewayError, bad);
 });
+
+test("front-door limits: documented defaults; the per-address connect rate defaults to a tenth of the global one", () => {
+  const d = resolveConfig({}, {}).limits;
+  assert.equal(d.handshakeTimeoutMs, 5000);
+  assert.equal(d.maxPendingConnections, 512);
+  assert.equal(d.maxPendingPerAddress, 128);
+  assert.equal(d.connectRate, 2000);
+  assert.equal(d.connectRatePerAddress, 200);
+  assert.equal(resolveConfig({ "connect-rate": "50" }, {}).limits.connectRatePerAddress, 5);
+  assert.equal(resolveConfig({ "connect-rate": "5" }, {}).limits.connectRatePerAddress, 1);
+  const set = resolveConfig({ "connect-rate-per-address": "7", "handshake-timeout-ms": "250" }, { GATEWAY_MAX_PENDING_PER_ADDRESS: "3" }).limits;
+  assert.deepEqual([set.connectRatePerAddress, set.handshakeTimeoutMs, set.maxPendingPerAddress], [7, 250, 3]);
+  assert.throws(() => resolveConfig({ "handshake-timeout-ms": "10" }, {}), /--handshake-timeout-ms/);
+  assert.throws(() => resolveConfig({ "max-pending-connections": "0" }, {}), /--max-pending-connections/);
+});
