@@ -11,13 +11,16 @@ export interface DeviceView {
   status: DeviceRow["status"];
   online: boolean;
   lastSeen: string | null;
-  certificates: { serial: string; notBefore: string; notAfter: string; status: "valid" | "revoked" | "expired" }[];
+  certificates: { serial: string; notBefore: string; notAfter: string; status: CertView }[];
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function certStatus(c: CertificateRow, now: number): "valid" | "revoked" | "expired" {
-  if (c.status === "revoked") return "revoked";
+type CertView = "valid" | "superseded" | "revoked" | "expired";
+
+/** A certificate revoked because a newer one replaced it (the per-device cap, issuance-limits.ts) is shown as superseded. */
+function certStatus(c: CertificateRow, now: number): CertView {
+  if (c.status === "revoked") return c.revocationReason === "superseded" ? "superseded" : "revoked";
   return c.notAfter <= now ? "expired" : "valid";
 }
 
