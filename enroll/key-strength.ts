@@ -1,4 +1,5 @@
 import type { KeyFacts } from "./admission.js";
+import { certificateSpki, spkiFacts } from "./spki.js";
 
 /**
  * Public keys whose signatures prove nothing. A CSR's signature is its proof of
@@ -101,4 +102,18 @@ export function keyWeakness(k: KeyFacts): string | undefined {
     case "ed25519": return ed25519Weakness(k);
     default: return undefined;
   }
+}
+
+/**
+ * The same judgement on a client certificate's key, for the TLS edges: a
+ * certificate issued before keys were judged (or by a manufacturer CA that does
+ * not judge them) authenticates nothing when its key is degenerate, because
+ * TLS client authentication is a signature under that key (RFC 8446 §4.4.3).
+ * Key types this module does not know are left alone (undefined).
+ */
+export function certificateKeyWeakness(certDer: Uint8Array): string | undefined {
+  const spki = certificateSpki(certDer);
+  if (!spki) return "certificate has no readable public key";
+  const facts = spkiFacts(spki);
+  return facts && keyWeakness(facts);
 }

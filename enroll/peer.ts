@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { certFacts, type CertFacts } from "./cert-info.js";
+import { certificateKeyWeakness } from "./key-strength.js";
 
 /**
  * What the TLS layer says about an HTTPS client, classified. The HTTPS listener
@@ -37,6 +38,10 @@ export function classifyPeer(socket: TLSSocket, anchors: TrustAnchors, x = socke
   } catch {
     return { kind: "untrusted", reason: "unparseable certificate" };
   }
+  // The handshake's proof of possession is a signature under this key: a degenerate key (RSA e = 1,
+  // small-order Ed25519) proves nothing, so whoever has the public certificate could present it.
+  const weak = certificateKeyWeakness(x.raw);
+  if (weak) return { kind: "untrusted", reason: `certificate key proves nothing: ${weak}` };
   // The verified chain's first link is the issuing CA (name and key identifier match).
   if (x.checkIssued(anchors.issuing)) return facts.isCA ? { kind: "untrusted", reason: "CA certificate" } : { kind: "gateway", facts };
   if (anchors.bootstrap.size === 0) return { kind: "untrusted", reason: "not issued by the gateway's issuing CA" };

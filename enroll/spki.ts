@@ -108,3 +108,17 @@ export function importSpki(spkiDer: Buffer, shape: KeyFacts | undefined = spkiFa
   if (shape && key.asymmetricKeyType === shape.type) return { key, facts: shape };
   return { key, facts: genericFacts(key) };
 }
+
+/**
+ * The SubjectPublicKeyInfo of a DER certificate (RFC 5280 §4.1: tbsCertificate
+ * = [0] version, serialNumber, signature, issuer, validity, subject,
+ * subjectPublicKeyInfo, ...), or undefined when the DER is not that shape.
+ */
+export function certificateSpki(certDer: Uint8Array): Uint8Array | undefined {
+  const cert = readWhole(certDer, 0x30);
+  const tbs = cert && readTlv(certDer, cert.start, cert.end);
+  const fields = tbs && tbs.tag === 0x30 ? children(certDer, tbs) : undefined;
+  if (!fields) return undefined;
+  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
+  return spki && spki.tag === 0x30 ? certDer.subarray(spki.at, spki.end) : undefined;
+}
