@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { importSpki, spkiFacts } from "../../enroll/spki.js";
+import { certificateSpki, importSpki, spkiFacts } from "../../enroll/spki.js";
+import { foreignCa } from "../helpers/certs.js";
 import { keyWeakness } from "../../enroll/key-strength.js";
 
 const spkiOf = (k: crypto.KeyObject) => k.export({ type: "spki", format: "der" });
@@ -102,4 +103,13 @@ describe("what the key import itself checks (so the policy need not redo it)", (
     assert.equal(importSpki(identity).key.asymmetricKeyType, "ed25519");
     assert.match(keyWeakness(spkiFacts(identity)!) ?? "", /small order/);
   });
+});
+
+test("certificateSpki finds the SubjectPublicKeyInfo of a certificate, and nothing in garbage", () => {
+  const ca = foreignCa("Spki CA");
+  for (const pem of [ca.certPem, ca.issue("d1").certPem]) {
+    const x = new crypto.X509Certificate(pem);
+    assert.deepEqual(Buffer.from(certificateSpki(x.raw)!), x.publicKey.export({ type: "spki", format: "der" }));
+  }
+  for (const g of [Buffer.alloc(0), Buffer.from([0x30, 0x00]), Buffer.from("3003300100", "hex"), crypto.randomBytes(64)]) assert.equal(certificateSpki(g), undefined);
 });
