@@ -141,7 +141,8 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
     // Also under the write lock: two enrollments of one key for two devices, or a burst of renewals, cannot both pass.
     checkIssuance(d.store, auth, deviceId, keyHash, now, limits);
     d.store.devices.ensure(deviceId, now);
-    const superseded = toSupersede(d.store.certificates.validOldestFirst(deviceId, now), limits).filter((s) => d.store.certificates.supersede(s, now));
+    const presented = auth.kind === "certificate" ? auth.facts.serial : undefined;
+    const superseded = toSupersede(d.store.certificates.validOldestFirst(deviceId, now), limits, presented).filter((s) => d.store.certificates.supersede(s, now));
     // Logged per serial with no device id: sessions presenting a superseded certificate are closed
     // and the CRL is rebuilt, while the device's other sessions (on its newer certificates) stay.
     for (const s of superseded) d.store.revocations.append(null, s, now);

@@ -11,8 +11,9 @@
  *    but its certificate counts;
  *  - a cap: at most MAX_VALID_CERTIFICATES valid certificates per device. Issuing
  *    beyond it supersedes (revokes with reason superseded, RFC 5280 §5.3.1) the
- *    ones that expire first, in the transaction that records the new one, so
- *    the device is never without a valid certificate.
+ *    ones that expire first (never the one the request presented), in the
+ *    transaction that records the new one, so the device is never without a
+ *    valid certificate.
  */
 export const RENEWALS_PER_WINDOW = 10;
 export const RENEWAL_WINDOW_MS = 3_600_000;
@@ -47,9 +48,13 @@ export function renewalRate(issuedAt: readonly number[], now: number, l: Issuanc
 /**
  * The certificates to supersede so that, with the one being issued, the device
  * holds at most maxValid valid certificates. `validOldestFirst`: its valid,
- * unexpired certificates, the one expiring first first.
+ * unexpired certificates, the one expiring first first. `presented`: the
+ * certificate the request was authenticated with, which is never superseded:
+ * it is the one credential the device is known to hold, and if the answer is
+ * lost on the way the device must still be able to retry with it.
  */
-export function toSupersede(validOldestFirst: readonly string[], l: Pick<IssuanceLimits, "maxValid">): string[] {
+export function toSupersede(validOldestFirst: readonly string[], l: Pick<IssuanceLimits, "maxValid">, presented?: string): string[] {
   const excess = validOldestFirst.length - (l.maxValid - 1);
-  return excess > 0 ? validOldestFirst.slice(0, excess) : [];
+  if (excess <= 0) return [];
+  return validOldestFirst.filter((s) => s !== presented).slice(0, excess);
 }

@@ -146,14 +146,14 @@ describe("EST issuance bounds", () => {
       const c1 = await enrolled("dev-cap");
       const s1 = await connect(t, c1, "dev-cap");
       const gone = closed(s1, 15_000);
+      // Renewing with the newest certificate each time: the fourth certificate supersedes the first.
       let last = c1 as { certPem: string; keyPem: string };
       for (let i = 0; i < 3; i++) {
         const k = csrFor("dev-cap");
-        const r = await reenroll(c1, k.der);
+        const r = await reenroll(last, k.der);
         assert.equal(r.status, 200, r.body);
         last = { certPem: pemFromP7(r.body), keyPem: k.keyPem };
       }
-      // The fourth certificate superseded the first: its live session goes, and it is no credential any more.
       await gone;
       assert.equal((await reenroll(c1, csrFor("dev-cap").der)).status, 403);
       const row = t.gw.deps.store.certificates.get(serialOf(c1.certPem))!;
@@ -163,6 +163,20 @@ describe("EST issuance bounds", () => {
       const a = await attempt(t, last, "dev-cap");
       assert.equal(a.kind === "connack" && a.code, 0);
       if (a.kind === "connack") a.client.end(true);
+    });
+
+    test("the certificate a renewal presents is never the one superseded (a lost answer can be retried)", async () => {
+      const c1 = await enrolled("dev-keep");
+      // Three renewals all presenting the first certificate, as a device whose answers were lost would.
+      const issued: string[] = [];
+      for (let i = 0; i < 3; i++) issued.push(serialFromP7(certOf(await reenroll(c1, csrFor("dev-keep").der))));
+      const status = new Map(t.gw.deps.store.certificates.forDevice("dev-keep").map((r) => [r.serial, r.revocationReason ?? r.status]));
+      assert.equal(status.get(serialOf(c1.certPem)), "valid");
+      assert.equal(status.get(issued[0]!), "superseded");
+      assert.equal(status.get(issued[1]!), "valid");
+      assert.equal(status.get(issued[2]!), "valid");
+      // And it still renews.
+      assert.equal((await reenroll(c1, csrFor("dev-keep").der)).status, 200);
     });
   });
 });
@@ -182,3 +196,7 @@ function pemFromP7(b64: string): string {
   throw new Error("no certificate in the answer");
 }
 
+
+function serialFromP7(b64: string): string {
+  return certFacts(fromPemAll(pemFromP7(b64))[0]!).serial;
+}

@@ -18,16 +18,20 @@ for (const [name, issued, want] of rates) {
   test(`renewalRate: ${name}`, () => assert.deepEqual(renewalRate(issued, now, L), want));
 }
 
-const caps: [string, string[], number, string[]][] = [
-  ["no valid certificate", [], 3, []],
-  ["one valid, cap 3", ["a"], 3, []],
-  ["two valid, cap 3: the new one makes three", ["a", "b"], 3, []],
-  ["three valid, cap 3: the one expiring first goes", ["a", "b", "c"], 3, ["a"]],
-  ["five valid (from before the cap), cap 3: three go", ["a", "b", "c", "d", "e"], 3, ["a", "b", "c"]],
-  ["cap 1: every predecessor goes", ["a", "b"], 1, ["a", "b"]],
+const caps: [string, string[], number, string | undefined, string[]][] = [
+  ["no valid certificate", [], 3, undefined, []],
+  ["one valid, cap 3", ["a"], 3, "a", []],
+  ["two valid, cap 3: the new one makes three", ["a", "b"], 3, "b", []],
+  ["three valid, cap 3: the one expiring first goes", ["a", "b", "c"], 3, "c", ["a"]],
+  ["three valid, the oldest presented: the next oldest goes instead", ["a", "b", "c"], 3, "a", ["b"]],
+  ["three valid, no certificate presented (manufacturer certificate, token)", ["a", "b", "c"], 3, undefined, ["a"]],
+  ["five valid (from before the cap), cap 3: three go", ["a", "b", "c", "d", "e"], 3, "e", ["a", "b", "c"]],
+  ["five valid, the second presented", ["a", "b", "c", "d", "e"], 3, "b", ["a", "c", "d"]],
+  ["cap 1: every predecessor but the presented one goes", ["a", "b"], 1, "b", ["a"]],
+  ["cap 1, nothing presented: every predecessor goes", ["a", "b"], 1, undefined, ["a", "b"]],
 ];
-for (const [name, valid, maxValid, want] of caps) {
-  test(`toSupersede: ${name}`, () => assert.deepEqual(toSupersede(valid, { maxValid }), want));
+for (const [name, valid, maxValid, presented, want] of caps) {
+  test(`toSupersede: ${name}`, () => assert.deepEqual(toSupersede(valid, { maxValid }, presented), want));
 }
 
 test("the defaults: 10 per hour, 3 valid certificates", () => {
