@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { KeyFacts } from "./admission.js";
 import { certificateSpki, spkiFacts } from "./spki.js";
 
@@ -112,8 +113,17 @@ export function keyWeakness(k: KeyFacts): string | undefined {
  * Key types this module does not know are left alone (undefined).
  */
 export function certificateKeyWeakness(certDer: Uint8Array): string | undefined {
-  const spki = certificateSpki(certDer);
+  // The strict DER walk first; OpenSSL's own reading for a certificate it accepted with looser framing.
+  const spki = certificateSpki(certDer) ?? opensslSpki(certDer);
   if (!spki) return "certificate has no readable public key";
   const facts = spkiFacts(spki);
   return facts && keyWeakness(facts);
+}
+
+function opensslSpki(certDer: Uint8Array): Uint8Array | undefined {
+  try {
+    return new crypto.X509Certificate(certDer).publicKey.export({ type: "spki", format: "der" });
+  } catch {
+    return undefined;
+  }
 }
