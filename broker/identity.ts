@@ -29,6 +29,8 @@ export interface PeerCertificate {
   readonly issuedByIssuingCa: boolean;
   /** SHA-256 (lowercase hex) of the leaf's DER: the registered certificate must be this one. */
   readonly fingerprint: string;
+  /** Why the leaf's public key proves nothing (enroll/key-strength.ts), when it is degenerate. */
+  readonly keyWeakness?: string | undefined;
 }
 
 export type Refusal = { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
@@ -41,6 +43,8 @@ export function identify(cert: PeerCertificate | undefined, now: number): Identi
   const f = cert.facts;
   if (!f) return refuse("FG_MQTT_CERT_INVALID", "certificate could not be parsed");
   if (!cert.issuedByIssuingCa) return refuse("FG_MQTT_CERT_INVALID", "not issued by the gateway's issuing CA");
+  // TLS client authentication is a signature under the certificate's key; under a degenerate key anyone can make it.
+  if (cert.keyWeakness) return refuse("FG_MQTT_CERT_INVALID", `certificate key proves nothing: ${cert.keyWeakness}`);
   if (f.isCA) return refuse("FG_MQTT_CERT_INVALID", "a CA certificate cannot be a client");
   if (!f.extKeyUsage.includes(OID.clientAuth)) return refuse("FG_MQTT_CERT_INVALID", "extended key usage lacks clientAuth");
   if (f.role === undefined) return refuse("FG_MQTT_CERT_INVALID", "certificate carries no role policy, or more than one");

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { peerFacts } from "./peer-facts.js";
+import { certificateKeyWeakness } from "../enroll/key-strength.js";
 import type { PeerCertificate } from "./identity.js";
 import { certFingerprint, signedBy } from "../enroll/signed-by.js";
 
@@ -60,5 +61,7 @@ export function examinePeer(x: crypto.X509Certificate, issuing: crypto.X509Certi
     facts = undefined;
   }
   const issuedByIssuingCa = signedBy(x, issuing);
-  return Object.freeze({ facts, issuedByIssuingCa, fingerprint: certFingerprint(x) });
+  // Judged once per certificate: the entry is cached by fingerprint.
+  const keyWeakness = certificateKeyWeakness(x.raw);
+  return Object.freeze({ facts, issuedByIssuingCa, fingerprint: certFingerprint(x), ...(keyWeakness ? { keyWeakness } : {}) });
 }

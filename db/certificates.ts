@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import type { Database, Statement } from "better-sqlite3";
+import { spkiSha256OfCertPem } from "./spki-hash.js";
 import type { CertificateRow, CertStanding, CertStatus, DeviceStatus, NewCertificate, RevocationReason, Role } from "./types.js";
 
 interface Raw {
@@ -33,7 +34,11 @@ export function pemFingerprint(pem: string): string {
 export const isRegisteredCertificate = (row: Pick<CertificateRow, "pem"> | undefined, fingerprint: string): boolean => row !== undefined && pemFingerprint(row.pem) === fingerprint;
 
 export class Certificates {
-  private readonly sInsert: Statement<[string, string, string, string | null, number, number, number, string]>;
+  private readonly sInsert: Statement<[string, string, string, string | null, number, number, number, string, string | null]>;
+  private readonly sKeyElsewhere: Statement<[string, string, string], { serial: string }>;
+  private readonly sIssuedSince: Statement<[string, number], { issued_at: number }>;
+  private readonly sValidOldestFirst: Statement<[string, number], { serial: string }>;
+  private readonly sSupersede: Statement<[number, string], { serial: string }>;
   private readonly sGet: Statement<[string], Raw>;
   private readonly sForDevice: Statement<[string], Raw>;
   private readonly sRevokeDevice: Statement<[number, string, string, number], { serial: string }>;
@@ -48,7 +53,15 @@ export class Certificates {
 
   constructor(db: Database) {
     this.sInsert = db.prepare(
-      "INSERT INTO certificates(serial, role, name, device_id, not_before, not_after, status, issued_at, pem) VALUES (?, ?, ?, ?, ?, ?, 'valid', ?, ?)",
+      "INSERT INTO certificates(serial, role, name, device_id, not_before, not_after, status, issued_at, pem, spki_sha256) VALUES (?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?)",
+    );
+    this.sKeyElsewhere = db.prepare("SELECT serial FROM certificates WHERE spki_sha256 = ? AND (role <> ? OR name <> ?) LIMIT 1");
+    this.sIssuedSince = db.prepare("SELECT issued_at FROM certificates WHERE device_id = ? AND issued_at > ? ORDER BY issued_at");
+    this.sValidOldestFirst = db.prepare(
+      "SELECT serial FROM certificates WHERE device_id = ? AND +status = 'valid' AND not_after > ? ORDER BY not_after, issued_at, serial",
+    );
+    this.sSupersede = db.prepare(
+      "UPDATE certificates SET revocation_reason = 'superseded', revoked_at = ?, status = 'revoked' WHERE serial = ? AND status = 'valid' RETURNING serial",
     );
     this.sGet = db.prepare("SELECT * FROM certificates WHERE serial = ?");
     this.sForDevice = db.prepare("SELECT * FROM certificates WHERE device_id = ? ORDER BY not_after DESC, issued_at DESC");
@@ -75,8 +88,30 @@ export class Certificates {
     );
   }
 
+  /** Records a certificate; its key fingerprint is taken from the PEM when the caller does not pass it. */
   insert(c: NewCertificate): void {
-    this.sInsert.run(c.serial, c.role, c.name, c.deviceId, c.notBefore, c.notAfter, c.issuedAt, c.pem);
+    const spki = c.spkiSha256 === undefined ? spkiSha256OfCertPem(c.pem) : c.spkiSha256;
+    this.sInsert.run(c.serial, c.role, c.name, c.deviceId, c.notBefore, c.notAfter, c.issuedAt, c.pem, spki);
+  }
+
+  /** Whether this public key (SPKI SHA-256) was ever certified, in any status, for an identity other than (role, name). */
+  keyCertifiedElsewhere(spkiSha256: string, role: Role, name: string): boolean {
+    return this.sKeyElsewhere.get(spkiSha256, role, name) !== undefined;
+  }
+
+  /** When the device's certificates issued after `since` were issued, oldest first. */
+  issuedSince(deviceId: string, since: number): number[] {
+    return this.sIssuedSince.all(deviceId, since).map((r) => r.issued_at);
+  }
+
+  /** Serials of the device's valid, unexpired certificates, the one expiring first first. */
+  validOldestFirst(deviceId: string, now: number): string[] {
+    return this.sValidOldestFirst.all(deviceId, now).map((r) => r.serial);
+  }
+
+  /** Marks a valid certificate revoked with reason superseded (RFC 5280 §5.3.1); false when it was not valid. */
+  supersede(serial: string, now: number): boolean {
+    return this.sSupersede.get(now, serial) !== undefined;
   }
 
   get(serial: string): CertificateRow | undefined {

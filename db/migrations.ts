@@ -1,11 +1,12 @@
 import type { Database } from "better-sqlite3";
+import { spkiSha256OfCertPem } from "./spki-hash.js";
 
 /**
  * Versioned migrations, applied in order inside one transaction each.
  * PRAGMA user_version records the last applied version. Never edit a released
  * migration: add a new one.
  */
-export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+export const MIGRATIONS: readonly { version: number; sql: string; run?: (db: Database) => void }[] = [
   {
     version: 1,
     sql: `
@@ -110,6 +111,23 @@ ALTER TABLE tokens ADD COLUMN reprovision INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX audit_type_at ON audit_events(type, at, id);
 `,
   },
+  {
+    // One public key, one identity: the SHA-256 of each certificate's
+    // SubjectPublicKeyInfo, indexed, so enrollment can refuse a key already
+    // certified for another identity. Existing rows are filled in from their PEM.
+    version: 6,
+    sql: `
+ALTER TABLE certificates ADD COLUMN spki_sha256 TEXT;
+CREATE INDEX certificates_spki ON certificates(spki_sha256);
+`,
+    run: (db) => {
+      const upd = db.prepare("UPDATE certificates SET spki_sha256 = ? WHERE serial = ?");
+      const page = db.prepare<[string], { serial: string; pem: string }>("SELECT serial, pem FROM certificates WHERE serial > ? ORDER BY serial LIMIT 500");
+      for (let after = "", rows = page.all(after); rows.length > 0; after = rows.at(-1)!.serial, rows = page.all(after)) {
+        for (const r of rows) upd.run(spkiSha256OfCertPem(r.pem), r.serial);
+      }
+    },
+  },
 ];
 
 export function migrate(db: Database): number {
@@ -122,6 +140,7 @@ export function migrate(db: Database): number {
     if (m.version <= current) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.run?.(db);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();
   }

@@ -50,6 +50,8 @@ export interface NewCertificate {
   readonly notAfter: number;
   readonly issuedAt: number;
   readonly pem: string;
+  /** SHA-256 of the certificate's SubjectPublicKeyInfo, hex; derived from `pem` when omitted. */
+  readonly spkiSha256?: string | null;
 }
 
 export interface AuditEvent {

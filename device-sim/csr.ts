@@ -52,3 +52,15 @@ export function breakCsrSignature(der: Buffer): Buffer {
 }
 
 export { toArrayBuffer };
+
+/**
+ * Builds a PKCS#10 request around any SubjectPublicKeyInfo, with a signature
+ * produced by `sign` over the request info (or any bytes at all): for hostile
+ * requests whose key node cannot sign with (RSA e = 1, small-order Ed25519).
+ */
+export function buildCsrRaw(p: { cn: string; spkiDer: Uint8Array; sigAlgOid: string; nullParams: boolean; sign: (info: Buffer) => Uint8Array }): Buffer {
+  const info = new CertificationRequestInfo({ subject: cnName(p.cn), subjectPKInfo: AsnConvert.parse(p.spkiDer, SubjectPublicKeyInfo), attributes: new Attributes() });
+  const infoDer = Buffer.from(AsnConvert.serialize(info));
+  const algDer = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: p.sigAlgOid, ...(p.nullParams ? { parameters: null } : {}) })));
+  return derSequence(infoDer, algDer, derBitString(p.sign(infoDer)));
+}

@@ -1,4 +1,5 @@
 import type { ErrorCode } from "../errors.js";
+import { keyWeakness } from "./key-strength.js";
 import { isValidName, OID } from "./roles.js";
 
 /**
@@ -10,6 +11,12 @@ export interface KeyFacts {
   /** OpenSSL curve name for EC keys (prime256v1, secp384r1, ...). */
   readonly curve?: string;
   readonly bits?: number;
+  /** RSA public exponent. */
+  readonly exponent?: bigint;
+  /** RSA: whether the modulus is odd. */
+  readonly modulusOdd?: boolean;
+  /** EC: the SEC1 point octets (RFC 5480 §2.2); Ed25519: the 32-octet encoding (RFC 8032 §5.1.2). */
+  readonly point?: Uint8Array;
 }
 
 export interface CsrFacts {
@@ -27,16 +34,21 @@ const deny = (code: ErrorCode, reason: string): Decision => ({ ok: false, code, 
 
 const EC_CURVES = new Set(["prime256v1", "secp384r1"]);
 
-/** EC P-256/P-384, RSA >= 2048 bits, or Ed25519; everything else is refused. */
+/**
+ * EC P-256/P-384, RSA >= 2048 bits, or Ed25519, each with a sound key
+ * (key-strength.ts: no RSA e = 1, no point at infinity, no small-order Ed25519
+ * point); everything else is refused.
+ */
 export function admitKey(k: KeyFacts): Decision {
   if (k.type === "ec") {
-    return k.curve && EC_CURVES.has(k.curve) ? ALLOW : deny("FG_CSR_KEY_UNSUPPORTED", `EC curve ${k.curve ?? "unknown"} is not accepted (P-256 or P-384)`);
+    if (!k.curve || !EC_CURVES.has(k.curve)) return deny("FG_CSR_KEY_UNSUPPORTED", `EC curve ${k.curve ?? "unknown"} is not accepted (P-256 or P-384)`);
+  } else if (k.type === "rsa") {
+    if ((k.bits ?? 0) < 2048) return deny("FG_CSR_KEY_UNSUPPORTED", `RSA key of ${k.bits ?? 0} bits is too weak (2048 or more)`);
+  } else if (k.type !== "ed25519") {
+    return deny("FG_CSR_KEY_UNSUPPORTED", `key type ${k.type} is not accepted`);
   }
-  if (k.type === "rsa") {
-    return (k.bits ?? 0) >= 2048 ? ALLOW : deny("FG_CSR_KEY_UNSUPPORTED", `RSA key of ${k.bits ?? 0} bits is too weak (2048 or more)`);
-  }
-  if (k.type === "ed25519") return ALLOW;
-  return deny("FG_CSR_KEY_UNSUPPORTED", `key type ${k.type} is not accepted`);
+  const weak = keyWeakness(k);
+  return weak === undefined ? ALLOW : deny("FG_CSR_KEY_WEAK", weak);
 }
 
 /** The CSR's CN, when its subject is exactly one CN attribute; undefined otherwise. */

@@ -1,4 +1,5 @@
 import { isRegisteredCertificate } from "../db/certificates.js";
+import { spkiSha256 } from "../db/spki-hash.js";
 import type { Store } from "../db/store.js";
 import type { GatewayEvents } from "../deps.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
@@ -8,6 +9,7 @@ import { fromPemAll } from "./der.js";
 import type { CertificateAuthority, IssuedCertificate } from "./ca.js";
 import type { CertFacts } from "./cert-info.js";
 import { parseCsr, type ParsedCsr } from "./csr.js";
+import { DEFAULT_ISSUANCE_LIMITS, renewalRate, toSupersede, type IssuanceLimits } from "./issuance-limits.js";
 import { hashToken, tokenUsable } from "./tokens.js";
 import { pickByKey, recentReplay, stillDeliverable, tokenReplay, type ReplayCandidate } from "./redelivery.js";
 import { deviceNameRefusal, namesOf } from "./names.js";
@@ -33,6 +35,8 @@ export interface EnrollDeps {
   readonly ca: CertificateAuthority;
   readonly clock: () => number;
   readonly events: GatewayEvents;
+  /** Per-device issuance bounds (issuance-limits.ts); the defaults when absent. */
+  readonly issuanceLimits?: IssuanceLimits;
 }
 
 export interface Enrolled {
@@ -151,10 +155,32 @@ function checkDevice(store: Store, auth: Authorization, deviceId: string): void 
 }
 
 /**
+ * What the registry says about issuing this key to this device now:
+ *  - one public key, one identity: a key ever certified (in any status) for
+ *    another device, service or admin is refused (409), so a shared or cloned
+ *    key cannot be certified twice; the same device renewing with the same key
+ *    is allowed (RFC 7030 §4.2.2 lets re-enrollment keep the key);
+ *  - the renewal rate (issuance-limits.ts), for credentials the device can
+ *    present again and again (its certificate, a manufacturer certificate).
+ * Run before signing (cheap refusal) and again inside the transaction that
+ * records the certificate, which is what makes it hold under concurrency.
+ */
+function checkIssuance(store: Store, auth: Authorization, deviceId: string, keyHash: string, now: number, limits: IssuanceLimits): void {
+  if (store.certificates.keyCertifiedElsewhere(keyHash, "device", deviceId)) throw new GatewayError("FG_CSR_KEY_REUSED");
+  if (auth.kind === "token") return;
+  const rate = renewalRate(store.certificates.issuedSince(deviceId, now - limits.windowMs), now, limits);
+  if (!rate.ok) {
+    throw new GatewayError("FG_RENEWAL_RATE", `${deviceId} got ${limits.perWindow} certificates within ${limits.windowMs / 1000} s; retry in ${rate.retryAfterSeconds} s`, { retryAfter: rate.retryAfterSeconds });
+  }
+}
+
+/**
  * Issues a device certificate. Order: the credential's state (403), then the
- * CSR (proof of possession, admission: 400/403), then signing, then one
- * IMMEDIATE transaction that re-checks the state, consumes the token (exactly
- * one concurrent user wins) and records device, certificate and audit event.
+ * CSR (proof of possession, admission: 400/403), then the key's and the
+ * device's issuance bounds (409/429), then signing, then one IMMEDIATE
+ * transaction that re-checks the state and the bounds, consumes the token
+ * (exactly one concurrent user wins), records device, certificate and audit
+ * event, and supersedes the device's certificates beyond the cap.
  * The certificate is committed before this returns, so the HTTP answer can
  * never hand out a certificate the registry does not know.
  */
@@ -175,6 +201,9 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   }
   const decision = admitCsr(f, deviceId);
   if (!decision.ok) throw new GatewayError(decision.code, decision.reason);
+  const limits = d.issuanceLimits ?? DEFAULT_ISSUANCE_LIMITS;
+  const keyHash = spkiSha256(csr.spkiDer);
+  checkIssuance(d.store, auth, deviceId, keyHash, d.clock(), limits);
 
   // Every extension comes from the profile; nothing the CSR asks for (CA:TRUE, key usages) is copied.
   const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
@@ -185,11 +214,19 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
     checkDevice(d.store, auth, deviceId);
     if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now, cert.serial)) throw new GatewayError("FG_TOKEN_INVALID");
     if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
-    const superseded = auth.kind === "token" ? supersedeForToken(d.store, auth.token, deviceId, now) : [];
+    // Also under the write lock: two enrollments of one key for two devices, or a burst of renewals, cannot both pass.
+    checkIssuance(d.store, auth, deviceId, keyHash, now, limits);
+    const reprovisioned = auth.kind === "token" ? supersedeForToken(d.store, auth.token, deviceId, now) : [];
     d.store.devices.ensure(deviceId, now);
+    const presented = auth.kind === "certificate" ? auth.facts.serial : undefined;
+    const capped = toSupersede(d.store.certificates.validOldestFirst(deviceId, now), limits, presented).filter((s) => d.store.certificates.supersede(s, now));
+    // Logged per serial with no device id: sessions presenting a superseded certificate are closed
+    // and the CRL is rebuilt, while the device's other sessions (on its newer certificates) stay.
+    for (const s of capped) d.store.revocations.append(null, s, now);
+    const superseded = [...reprovisioned, ...capped];
     d.store.certificates.insert({
       serial: cert.serial, role: "device", name: deviceId, deviceId,
-      notBefore: cert.notBefore, notAfter: cert.notAfter, issuedAt: now, pem: cert.pem,
+      notBefore: cert.notBefore, notAfter: cert.notAfter, issuedAt: now, pem: cert.pem, spkiSha256: keyHash,
     });
     d.store.audit.append({
       at: now, type: `enroll.${operation}`, actor: `device:${deviceId}`, deviceId, serial: cert.serial,

@@ -18,7 +18,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export type CertView = "valid" | "superseded" | "revoked" | "expired";
 
-/** A certificate replaced through re-provisioning shows as `superseded`; any other revocation as `revoked`. */
+/**
+ * A certificate replaced by a newer one (re-provisioning, or the per-device cap of issuance-limits.ts)
+ * shows as `superseded`; any other revocation as `revoked`.
+ */
 export function certStatus(c: CertificateRow, now: number): CertView {
   if (c.status === "revoked") return c.revocationReason === "superseded" ? "superseded" : "revoked";
   return c.notAfter <= now ? "expired" : "valid";

@@ -3,6 +3,7 @@ import type { Server, TLSSocket } from "node:tls";
 import { certFacts, type CertFacts } from "./cert-info.js";
 import { certFingerprint, signedBy } from "./signed-by.js";
 import { refuseRenegotiation } from "../tls-policy.js";
+import { certificateKeyWeakness } from "./key-strength.js";
 
 /**
  * What the TLS layer says about an HTTPS client, classified. The HTTPS listener
@@ -53,6 +54,10 @@ export function classifyPeer(socket: TLSSocket, anchors: TrustAnchors, x = socke
   } catch {
     return { kind: "untrusted", reason: "unparseable certificate" };
   }
+  // The handshake's proof of possession is a signature under this key: a degenerate key (RSA e = 1,
+  // small-order Ed25519) proves nothing, so whoever has the public certificate could present it.
+  const weak = certificateKeyWeakness(x.raw);
+  if (weak) return { kind: "untrusted", reason: `certificate key proves nothing: ${weak}` };
   if (signedBy(x, anchors.issuing)) return facts.isCA ? { kind: "untrusted", reason: "CA certificate" } : { kind: "gateway", facts, fingerprint: certFingerprint(x) };
   if (anchors.bootstrap.size === 0) return { kind: "untrusted", reason: "not issued by the gateway's issuing CA" };
   if (chainsToBootstrap(x, socket, anchors.bootstrap)) return facts.isCA ? { kind: "untrusted", reason: "CA certificate" } : { kind: "bootstrap", facts };

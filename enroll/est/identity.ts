@@ -36,7 +36,7 @@ export function enrollAuthorization(req: FastifyRequest, peer: () => HttpsPeer, 
       throw new GatewayError("FG_AUTH_REQUIRED", "credentials required: HTTP Basic <deviceId>:<token> or a manufacturer certificate");
     case "untrusted":
       attempt.presented = true;
-      throw new GatewayError("FG_BOOTSTRAP_UNTRUSTED");
+      throw new GatewayError("FG_BOOTSTRAP_UNTRUSTED", `manufacturer certificate refused (${p.reason})`);
     case "gateway":
       attempt.presented = true;
       throw new GatewayError("FG_CLIENT_CERT_INVALID", "a certificate from this gateway renews through simplereenroll");
@@ -57,7 +57,7 @@ export function reenrollAuthorization(peer: HttpsPeer, attempt: Attempt): Author
       throw new GatewayError("FG_AUTH_REQUIRED", "re-enrollment requires the current device certificate as TLS client certificate");
     case "untrusted":
       attempt.presented = true;
-      throw new GatewayError("FG_CLIENT_CERT_INVALID", "client certificate is not from this gateway's issuing CA");
+      throw new GatewayError("FG_CLIENT_CERT_INVALID", `client certificate refused (${peer.reason})`);
     case "bootstrap":
       attempt.presented = true;
       throw new GatewayError("FG_CLIENT_CERT_INVALID", "a manufacturer certificate enrolls through simpleenroll");

@@ -16,6 +16,7 @@ import { OID, ROLE_POLICY_OIDS } from "../../enroll/roles.js";
 import { silentLogger } from "../../log.js";
 import type { CertStanding, Role } from "../../db/types.js";
 import { foreignCa, newEcKey } from "../helpers/certs.js";
+import { ED25519_IDENTITY, ed25519Spki, rsaE1Key } from "../helpers/weak-keys.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fg-identity-"));
 const pki = ensurePki({ dataDir: dir, hostnames: ["localhost"], curve: "P-256", clock: Date.now, log: silentLogger() });
@@ -27,9 +28,9 @@ const forgerSigner = new CertSigner({ ...makeIssuer(pki.issuingDer, pki.issuingK
 const NOW = Date.now();
 const DAY = 86_400_000;
 
-function client(role: Role, name: string, over: Partial<CertTemplate> = {}, signer = issuingSigner): crypto.X509Certificate {
+function client(role: Role, name: string, over: Partial<CertTemplate> = {}, signer = issuingSigner, spkiDer: Buffer = newEcKey().spkiDer): crypto.X509Certificate {
   const t = { ...clientProfile({ role, name, now: NOW, days: 30, crlUrl: "https://localhost/crl" }), ...over };
-  return new crypto.X509Certificate(signer.sign(t, newEcKey().spkiDer).der);
+  return new crypto.X509Certificate(signer.sign(t, spkiDer).der);
 }
 
 const cases: { name: string; cert: () => crypto.X509Certificate; role?: Role; code?: string; reason?: RegExp }[] = [
@@ -48,6 +49,11 @@ const cases: { name: string; cert: () => crypto.X509Certificate; role?: Role; co
   { name: "fail/two role policies", cert: () => client("device", "d1", { policies: [ROLE_POLICY_OIDS.device, ROLE_POLICY_OIDS.admin] }), code: "FG_MQTT_CERT_INVALID", reason: /role/ },
   { name: "fail/CA certificate with a role", cert: () => client("admin", "ops", { ca: true, keyUsage: caProfile({ name: "x", now: NOW, days: 1 }).keyUsage }), code: "FG_MQTT_CERT_INVALID", reason: /CA/ },
   { name: "fail/CN not a valid name", cert: () => client("device", "bad name!"), code: "FG_MQTT_CERT_INVALID", reason: /CN/ },
+  // Issued by our CA before keys were judged: TLS client auth under these keys can be forged by anyone.
+  { name: "fail/RSA e = 1 key", cert: () => client("device", "d1", {}, issuingSigner, rsaE1Key().spkiDer), code: "FG_MQTT_CERT_INVALID", reason: /exponent 1 / },
+  { name: "fail/small-order Ed25519 key", cert: () => client("device", "d1", {}, issuingSigner, ed25519Spki(ED25519_IDENTITY)), code: "FG_MQTT_CERT_INVALID", reason: /small order/ },
+  { name: "ok/RSA 2048 key (e = 65537)", cert: () => client("device", "d1", {}, issuingSigner, crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "der" })), role: "device" },
+  { name: "ok/Ed25519 key", cert: () => client("device", "d1", {}, issuingSigner, crypto.generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" })), role: "device" },
 ];
 
 for (const c of cases) {
