@@ -1,10 +1,10 @@
 import { GatewayError } from "./errors.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "./runtime/duration.js";
 import path from "node:path";
 
 /**
  * Configuration is read once, at the edge (CLI), into one typed, frozen object.
- * Precedence (CONTRACT §1): flags, then environment variables, then defaults.
+ * Precedence (README "Configuration"): flags, then environment variables, then defaults.
  */
 export interface Limits {
   /** Largest MQTT packet accepted, bytes (larger ones close the connection). */

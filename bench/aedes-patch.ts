@@ -14,7 +14,7 @@ import path from "node:path";
 import os from "node:os";
 import { execFileSync, execSync } from "node:child_process";
 import { resolveConfig } from "../config.js";
-import { initDataDir } from "../datadir.js";
+import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";

@@ -17,7 +17,7 @@ import { spawn } from "node:child_process";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { resolveConfig } from "../config.js";
-import { initDataDir } from "../datadir.js";
+import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";

@@ -11,7 +11,7 @@ import type { Aedes as AedesClass } from "aedes";
 // An optional second argument loads aedes from another path (bench/aedes-patch.ts: a patched copy).
 const { Aedes } = (await import(process.argv[3] ?? "aedes")) as { Aedes: typeof AedesClass };
 
-// The CONTRACT §2 layout, spelled out so this baseline loads nothing of the gateway.
+// The data directory layout (README "Configuration"), spelled out so this baseline loads nothing of the gateway.
 const broker = await Aedes.createBroker();
 const server = tls.createServer(gatewayTlsOptions(process.argv[2]!), broker.handle);
 server.listen(0, "127.0.0.1", () => {

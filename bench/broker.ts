@@ -24,7 +24,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
 import { resolveConfig } from "../config.js";
-import { initDataDir } from "../datadir.js";
+import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { CLI, tmpDir } from "../test/helpers/gateway.js";

@@ -15,7 +15,7 @@ import tls from "node:tls";
 import crypto from "node:crypto";
 import { execFileSync, spawn } from "node:child_process";
 import { resolveConfig } from "../config.js";
-import { initDataDir } from "../datadir.js";
+import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";

@@ -16,7 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { execSync } from "node:child_process";
 import { resolveConfig } from "../config.js";
-import { initDataDir } from "../datadir.js";
+import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { spawnGateway, tmpDir } from "../test/helpers/gateway.js";

@@ -3,7 +3,7 @@ import { isValidName } from "../enroll/roles.js";
 import { filterWithin, isTopicFilter, isTopicName, secondLevel, topicWithin } from "./topics.js";
 
 /**
- * CONTRACT §5 as a pure policy: identity + action + topic/filter -> decision.
+ * README "MQTT" as a pure policy: identity + action + topic/filter -> decision.
  * Deny by default: every rule below either allows or falls through to a denial.
  * The identity comes from the certificate only (identity.ts), never from the
  * clientId or username. Built once per connection (a device's costs two strings)

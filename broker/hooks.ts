@@ -3,7 +3,7 @@ import type { Store } from "../db/store.js";
 import type { CertStanding } from "../db/types.js";
 import type { Limits } from "../config.js";
 import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
+import type { Metrics } from "../runtime/metrics.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import { aclFor } from "./acl.js";
 import { clientIdRefusal, identify, principalOf, registryRefusal, takeoverRefusal, who, type NameRegistry, type Refusal } from "./identity.js";

@@ -5,7 +5,7 @@ import { OID, isValidName } from "../enroll/roles.js";
 import { deviceNameRefusal } from "../enroll/names.js";
 
 /**
- * Who an MQTT client is, decided from its certificate alone (CONTRACT §5).
+ * Who an MQTT client is, decided from its certificate alone (README "MQTT").
  * Pure: facts in, identity or refusal out. The TLS layer has already verified
  * the chain against the gateway's CAs; this adds what OpenSSL does not know:
  * that the direct issuer is the ISSUING CA (not merely some certificate under
@@ -57,7 +57,7 @@ export function identify(cert: PeerCertificate | undefined, now: number): Identi
 }
 
 /**
- * CONTRACT §5 clientId binding: a device's clientId is its device id; a service's
+ * README "MQTT" clientId binding: a device's clientId is its device id; a service's
  * or admin's is its name or starts with `<name>-`. So a device cannot take over
  * another device's session ([MQTT-3.1.4-2] would close the older one).
  */
@@ -78,7 +78,7 @@ export interface NameRegistry {
 const MAX_NAME = 64;
 
 /**
- * The clientId rule (CONTRACT §5, made unambiguous): a clientId belongs to exactly
+ * The clientId rule (README "MQTT", made unambiguous): a clientId belongs to exactly
  * one principal, so no identity can take over another's session [MQTT-3.1.4-2].
  *  - A device uses its device id, and only if that id is no credential's name
  *    (where a registry from before this rule holds both, the credential keeps it).

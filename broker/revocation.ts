@@ -1,5 +1,5 @@
 import type { Store } from "../db/store.js";
-import type { GatewayEvents } from "../deps.js";
+import type { GatewayEvents } from "../runtime/deps.js";
 import type { Logger } from "../log.js";
 
 /** A revocation to enforce on live sessions: a whole device, or single certificates. */

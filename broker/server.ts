@@ -1,8 +1,8 @@
 import tls from "node:tls";
 import { performance } from "node:perf_hooks";
 import { Aedes, type Client } from "aedes";
-import type { Deps } from "../deps.js";
-import type { Metrics } from "../metrics.js";
+import type { Deps } from "../runtime/deps.js";
+import type { Metrics } from "../runtime/metrics.js";
 import type { LoadedPki } from "../enroll/pki.js";
 import { toPem } from "../enroll/der.js";
 import { createHooks } from "./hooks.js";
@@ -38,7 +38,7 @@ const DRAIN_TIMEOUT_MS = 30_000;
 const isHangup = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "ERR_SSL_PROTOCOL_ERROR" && /wrong version/.test(err.message);
 
 /**
- * The mqtts listener (CONTRACT §5): aedes (MQTT 3.1.1) on a node:tls server that
+ * The mqtts listener (README "MQTT"): aedes (MQTT 3.1.1) on a node:tls server that
  * requires a client certificate from the gateway's CAs. Identity comes from the
  * certificate only (identity.ts), topics are policed by acl.ts, revocations
  * close live sessions (revocation.ts), and limits.ts/overload.ts keep one

@@ -33,7 +33,7 @@ export function parse<O extends Options>(argv: readonly string[], options: O, al
   }
 }
 
-/** Every command accepts the gateway settings (CONTRACT §1), so --data etc. work everywhere. */
+/** Every command accepts the gateway settings (README "Configuration"), so --data etc. work everywhere. */
 export const GATEWAY_FLAGS = settingOptions();
 
 export function configFrom(values: Record<string, string | boolean | (string | boolean)[] | undefined>, env: NodeJS.ProcessEnv): GatewayConfig {
@@ -46,7 +46,7 @@ export const SETTINGS_HELP = Object.values(SETTINGS as Record<string, Setting>)
   .map((s) => `  --${s.flag.padEnd(25)} env ${s.env.padEnd(33)} default ${s.def ?? s.defHelp ?? "(none)"}`)
   .join("\n");
 
-/** Exit codes (CONTRACT §1): 0 success, 1 runtime failure, 2 usage error. */
+/** Exit codes (README "Configuration"): 0 success, 1 runtime failure, 2 usage error. */
 export function exitCodeFor(e: unknown): number {
   if (e instanceof GatewayError && ["FG_USAGE", "FG_CONFIG_INVALID", "FG_DEVICE_ID_INVALID", "FG_NAME_INVALID"].includes(e.code)) return 2;
   return 1;

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from "../config.js";
-import { openDataDir, type DataDir } from "../datadir.js";
+import { openDataDir, type DataDir } from "../runtime/datadir.js";
 
 /**
  * Opens an existing data directory for a one-shot CLI command. It never creates

@@ -1,5 +1,5 @@
 import { createLogger } from "../log.js";
-import { startGateway } from "../gateway.js";
+import { startGateway } from "../runtime/gateway.js";
 import { type Command, GATEWAY_FLAGS, SETTINGS_HELP, configFrom, parse } from "./command.js";
 
 export const startCommand: Command = {

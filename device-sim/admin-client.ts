@@ -1,7 +1,7 @@
 import https from "node:https";
 
 /**
- * The few admin API calls the simulator makes (CONTRACT §6), authenticated
+ * The few admin API calls the simulator makes (README "CLI" and "Admin API"), authenticated
  * with the admin client certificate from <data>/admin/. One keep-alive agent:
  * a drill revoking many devices reuses its TLS connections.
  */

@@ -34,13 +34,13 @@ export class SimDataDir {
     return new SimDataDir(root, openStore(path.join(root, "gateway.db"), clock), clock);
   }
 
-  /** The admin client credential the gateway created on its first start (CONTRACT §2). */
+  /** The admin client credential the gateway created on its first start (README "Configuration", data directory). */
   adminCredential(): { certPem: string; keyPem: string } {
     return { certPem: fs.readFileSync(this.paths.adminCert, "utf8"), keyPem: fs.readFileSync(this.paths.adminKey, "utf8") };
   }
 
   /**
-   * Issues a `service` credential (CONTRACT §3: only `gateway cert issue` makes
+   * Issues a `service` credential (README "Architecture", roles: only `gateway cert issue` makes
    * those; this is the same code path) for the telemetry subscriber. The files
    * go to `outDir` when given (kept with --state), else to a temporary
    * directory that is removed once read.

@@ -17,7 +17,7 @@ export interface EstPort {
   simpleReenroll(csrDer: Buffer, cred: { certPem: string; keyPem: string }): Promise<string>;
 }
 
-/** How a device proves itself for its first enrollment (CONTRACT §4): a one-time token, or a manufacturer certificate. */
+/** How a device proves itself for its first enrollment (README "EST enrollment"): a one-time token, or a manufacturer certificate. */
 export type BootstrapAuth = { readonly token: string } | { readonly certPem: string; readonly keyPem: string };
 
 export interface DeviceConfig {

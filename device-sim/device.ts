@@ -159,7 +159,7 @@ export class Device implements Tickable {
     });
     if (r.kind === "failed") return this.terminal("failed", r.reason), false;
     if (r.kind === "stopped") return this.terminal("stopped", null), false;
-    // The token is spent (CONTRACT §4: it works once); forget it.
+    // The token is spent (README "EST enrollment": it works once); forget it.
     this.bootstrap = undefined;
     this.cred = this.activate(r.cred);
     env.stats.enrollDone(env.clock());

@@ -65,7 +65,7 @@ const DEADLINE = 3;
 /**
  * Runs N virtual devices: starts them with at most `concurrency` booting at
  * once, measures delivery through a service subscriber, prints progress, ends
- * after the duration and reports (CONTRACT §7).
+ * after the duration and reports (device-sim/README.md).
  */
 export class Fleet implements Tickable, DeviceListener {
   schedSlot = -1;

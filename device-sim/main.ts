@@ -47,7 +47,7 @@ export const TOKEN_TTL_SECONDS = 24 * 3600;
 /**
  * The simulator's composition root: turns validated options into a fleet
  * (device ids, bootstrap credentials, --state, EST client, service
- * subscriber, scenario), runs it, and writes the report (CONTRACT §7).
+ * subscriber, scenario), runs it, and writes the report (device-sim/README.md).
  */
 export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<{ report: FleetReport; exitCode: number; fleet: Fleet }> {
   const clock = rt.clock ?? anchoredClock(clockAnchor());

@@ -15,7 +15,7 @@ export const TELEMETRY_FILTER = "devices/+/telemetry";
 const hrMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /**
- * The backend consumer: connects as a `service` (CONTRACT §5 lets it subscribe
+ * The backend consumer: connects as a `service` (README "MQTT" lets it subscribe
  * to devices/+/telemetry) on its own thread (observer-worker.ts), and here
  * counts each device's messages once (seq above the last one seen; QoS 1 may
  * deliver twice) and records the end-to-end latency. Messages from devices

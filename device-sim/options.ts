@@ -1,10 +1,10 @@
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../runtime/duration.js";
 import { GatewayError } from "../errors.js";
 import { isValidName } from "../enroll/roles.js";
 import { type RenewAt, DEFAULT_RENEW_AT, parseRenewAt } from "./renewal.js";
 import { type ScenarioName, SCENARIOS, isScenarioName } from "./scenarios/index.js";
 
-/** Every option of `gateway sim` (CONTRACT §7 plus --scenario, --renew-at, --revoke, --prefix, --ca), validated. */
+/** Every option of `gateway sim` (device-sim/README.md plus --scenario, --renew-at, --revoke, --prefix, --ca), validated. */
 export interface SimOptions {
   /** undefined: as many as the --tokens file has lines. */
   readonly devices: number | undefined;

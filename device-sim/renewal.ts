@@ -1,4 +1,4 @@
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../runtime/duration.js";
 import { GatewayError } from "../errors.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { Histogram } from "hdr-histogram-js";
 
-/** CONTRACT §7: the one JSON object the simulator writes at the end. */
+/** device-sim/README.md: the one JSON object the simulator writes at the end. */
 export interface SimReport {
   devices: number;
   enrolled: number;
@@ -95,7 +95,7 @@ export function endStateFailures(devices: Iterable<DeviceEnd>, countLost: boolea
   return out;
 }
 
-/** CONTRACT §7: exit 0 only when there are no failures. */
+/** device-sim/README.md: exit 0 only when there are no failures. */
 export function reportExitCode(report: Pick<SimReport, "failures">): number {
   return Object.values(report.failures).some((n) => n > 0) ? 1 : 0;
 }

@@ -48,7 +48,7 @@ export interface MintResult {
 }
 
 /**
- * Mints one-time tokens on the gateway's registry (CONTRACT §6, same code as
+ * Mints one-time tokens on the gateway's registry (README "CLI" and "Admin API", same code as
  * `gateway token create`), in batches of one transaction each so a big fleet
  * does not hold the write lock for long while a gateway is serving.
  */

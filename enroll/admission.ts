@@ -69,7 +69,7 @@ export function admitCsr(f: CsrFacts, authorizedId: string): Decision {
   const cn = soleCommonName(f);
   if (cn === undefined) return deny("FG_CSR_SUBJECT_INVALID", "CSR subject must be exactly CN=<deviceId>");
   if (!isValidName(cn)) return deny("FG_DEVICE_ID_INVALID", "CSR CN is not a valid device id");
-  // RFC 7030 §4.2.2 (re-enroll: subject identical); CONTRACT §4 (enroll: CN equals the authorized id).
+  // RFC 7030 §4.2.2 (re-enroll: subject identical); README "EST enrollment" (enroll: CN equals the authorized id).
   if (cn !== authorizedId) return deny("FG_CSR_SUBJECT_MISMATCH", `CSR CN ${JSON.stringify(cn)} does not match the authorized device ${JSON.stringify(authorizedId)}`);
   return ALLOW;
 }

@@ -8,14 +8,14 @@ import { ensurePrivateDir, writeKeyFile, writePublicFile } from "./files.js";
 import { isValidName } from "./roles.js";
 import { assertCredentialName } from "./names.js";
 import type { RevocationReason } from "../db/types.js";
-import type { GatewayEvents } from "../deps.js";
+import type { GatewayEvents } from "../runtime/deps.js";
 import { certStatus, isRevocationReason, type CertView } from "./fleet.js";
 import { REVOCATION_REASONS } from "../db/types.js";
 
 export type CredentialRole = "service" | "admin";
 
 /**
- * Issues a service or admin credential (CONTRACT §3: only this path issues
+ * Issues a service or admin credential (README "Architecture", roles: only this path issues
  * those roles; EST never does). The key is generated here, written 0600, and
  * the certificate is recorded before the files are written.
  */
@@ -42,7 +42,7 @@ export function issueCredential(
   return { certFile, keyFile, serial: issued.serial };
 }
 
-/** CONTRACT §2: admin/admin.pem and admin/admin.key exist after the first start. */
+/** README "Configuration", data directory: admin/admin.pem and admin/admin.key exist after the first start. */
 export function ensureAdminCredential(d: { store: Store; ca: CertificateAuthority; clock: () => number }, adminDir: string): boolean {
   if (fs.existsSync(path.join(adminDir, "admin.pem")) && fs.existsSync(path.join(adminDir, "admin.key"))) return false;
   issueCredential(d, "admin", "admin", adminDir, "system");

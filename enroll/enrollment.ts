@@ -1,7 +1,7 @@
 import { isRegisteredCertificate } from "../db/certificates.js";
 import { spkiSha256 } from "../db/spki-hash.js";
 import type { Store } from "../db/store.js";
-import type { GatewayEvents } from "../deps.js";
+import type { GatewayEvents } from "../runtime/deps.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import { admitCsr } from "./admission.js";

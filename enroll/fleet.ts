@@ -2,10 +2,10 @@ import type { Store } from "../db/store.js";
 import type { CertificateRow, DeviceRow, RevocationReason } from "../db/types.js";
 import { REVOCATION_REASONS } from "../db/types.js";
 import { GatewayError } from "../errors.js";
-import type { GatewayEvents } from "../deps.js";
+import type { GatewayEvents } from "../runtime/deps.js";
 import { isValidName } from "./roles.js";
 
-/** CONTRACT §6: the JSON shape of a device, shared by `devices list --json` and the admin API. */
+/** README "CLI" and "Admin API": the JSON shape of a device, shared by `devices list --json` and the admin API. */
 export interface DeviceView {
   id: string;
   status: DeviceRow["status"];

@@ -10,7 +10,7 @@ import { caProfile, serverProfile } from "./profile.js";
 import { signedBy } from "./signed-by.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 
-/** CONTRACT §2: the data directory layout. */
+/** README "Configuration", data directory: the data directory layout. */
 export function pkiPaths(dataDir: string) {
   const pki = path.join(dataDir, "pki");
   const admin = path.join(dataDir, "admin");

@@ -19,7 +19,7 @@ export function roleFromPolicyOids(oids: readonly string[]): Role | undefined {
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-/** CONTRACT §3: the device id (and service/admin name) grammar. */
+/** README "Architecture", roles: the device id (and service/admin name) grammar. */
 export function isValidName(s: unknown): s is string {
   return typeof s === "string" && NAME_RE.test(s);
 }

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { Server, TLSSocket } from "node:tls";
 import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
+import type { Metrics } from "../runtime/metrics.js";
 import type { ErrorCode } from "../errors.js";
 import { LogThrottle } from "../broker/log-throttle.js";
 import { Admission, sourceKey, type AdmissionLimits, type AdmissionRefusal } from "./admission.js";

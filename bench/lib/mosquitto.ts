@@ -20,7 +20,7 @@ export interface MosquittoOptions {
 /**
  * The reference operators know: Mosquitto with require_certificate,
  * use_identity_as_username and a pattern ACL equivalent to fleetgate's rules
- * (CONTRACT §5). Mosquitto's ACL cannot say "all of devices/<id>/# except
+ * (README "MQTT"). Mosquitto's ACL cannot say "all of devices/<id>/# except
  * commands", so devices may publish to devices/%u/# there: a slightly looser rule.
  */
 export async function startMosquitto(o: MosquittoOptions): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {

@@ -106,7 +106,7 @@ export async function idleRss(b: Broker, ca: string, creds: Cred[], sizes: numbe
 
 /**
  * Revocation-to-disconnect with `connected` live devices: `k` devices are revoked
- * through the admin API (CONTRACT §6, admin certificate) one every `spacingMs`
+ * through the admin API (README "CLI" and "Admin API", admin certificate) one every `spacingMs`
  * (independent revocations, the figure), then `k` more all at once (a burst,
  * which queues behind itself). Each is timed from when its request was written
  * to when that device's socket closed, and to when the API answered. The admin

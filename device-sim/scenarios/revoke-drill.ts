@@ -8,7 +8,7 @@ import { summarize } from "./stats.js";
  */
 export type Revoker = (deviceId: string) => Promise<{ readonly via: "admin-api" | "data-dir"; readonly sentAt: number }>;
 
-/** CONTRACT §5: a revoked device's live connections close within 1 second. */
+/** README "MQTT": a revoked device's live connections close within 1 second. */
 export const KICK_BOUND_MS = 1000;
 
 /**

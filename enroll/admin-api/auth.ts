@@ -17,7 +17,7 @@ declare module "fastify" {
 }
 
 /**
- * The admin role is decided by the client certificate alone (CONTRACT §6):
+ * The admin role is decided by the client certificate alone (README "CLI" and "Admin API"):
  * no certificate (or one we cannot trust) is 401, any role but admin is 403.
  * The certificate must also be registered (that very certificate, not merely
  * its serial) and unrevoked.

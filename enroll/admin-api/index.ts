@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { HttpsContext } from "../https-server.js";
 import { GatewayError } from "../../errors.js";
-import { parseDuration } from "../../duration.js";
+import { parseDuration } from "../../runtime/duration.js";
 import { getDevice, listDevices, revokeDevice, type RevokeResult } from "../fleet.js";
 import { createToken, listTokens, revokeTokens } from "../tokens.js";
 import { listCredentials, revokeCredential } from "../credentials.js";
@@ -19,7 +19,7 @@ function schemaErrorFormatter(errors: { instancePath?: string; message?: string 
 }
 
 /**
- * The admin API under /api/v1 (CONTRACT §6). Every route needs an admin client
+ * The admin API under /api/v1 (README "CLI" and "Admin API"). Every route needs an admin client
  * certificate; mutations are written to the audit trail with the admin's name.
  */
 export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext): Promise<void> {

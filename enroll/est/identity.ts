@@ -16,7 +16,7 @@ export interface Attempt {
 }
 
 /**
- * simpleenroll (CONTRACT §4): HTTP Basic <deviceId>:<token> when an
+ * simpleenroll (README "EST enrollment"): HTTP Basic <deviceId>:<token> when an
  * Authorization header is sent, otherwise a TLS client certificate chaining to
  * --bootstrap-ca whose CN is the device id (RFC 7030 §3.3.2).
  */

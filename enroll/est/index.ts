@@ -31,7 +31,7 @@ function codeOf(e: FastifyError | GatewayError): string {
 }
 
 /**
- * EST routes under /.well-known/est/ (RFC 7030 §3.2.2, CONTRACT §4). This is an
+ * EST routes under /.well-known/est/ (RFC 7030 §3.2.2, README "EST enrollment"). This is an
  * encapsulated fastify scope: only application/pkcs10 bodies are parsed here,
  * so any other type is refused 415 before its body is read, and fastify's
  * bodyLimit (64 KiB) refuses larger bodies 413 before they are buffered whole.

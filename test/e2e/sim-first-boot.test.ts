@@ -9,7 +9,7 @@ import { foreignCa } from "../helpers/certs.js";
 import { EstClient } from "../../device-sim/est-client.js";
 import { runSim } from "../../device-sim/main.js";
 import { simOptionsFrom } from "../../device-sim/options.js";
-import { initDataDir } from "../../datadir.js";
+import { initDataDir } from "../../runtime/datadir.js";
 import { resolveConfig } from "../../config.js";
 import { silentLogger } from "../../log.js";
 

@@ -17,7 +17,7 @@ test("sim revoke drill: revoked devices are disconnected within 1 s, never get b
     assert.equal(drill.performed, true);
     assert.equal(drill.revoked, 5);
     assert.equal(drill.via, "admin-api");
-    // CONTRACT §5: live connections of a revoked device close within 1 second.
+    // README "MQTT": live connections of a revoked device close within 1 second.
     assert.equal(drill.disconnectedWithin1s, 5);
     assert.ok(drill.disconnectMs.max <= 1000, `max ${drill.disconnectMs.max} ms`);
     assert.equal(drill.gotBackIn, 0);

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import type { Deps } from "../../deps.js";
+import type { Deps } from "../../runtime/deps.js";
 import type { Role } from "../../db/types.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertSigner, algIdDer, cnName, keyIdentifier } from "../../enroll/ca.js";

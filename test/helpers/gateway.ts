@@ -5,8 +5,8 @@ import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { resolveConfig, type GatewayConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
-import { startGateway, type RunningGateway } from "../../gateway.js";
-import { initDataDir } from "../../datadir.js";
+import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
+import { initDataDir } from "../../runtime/datadir.js";
 import { pkiPaths } from "../../enroll/pki.js";
 import { LogSink } from "./log-sink.js";
 

@@ -7,7 +7,7 @@ import { rawHttps, type RawHttpReply } from "../helpers/raw-https.js";
 import { run } from "../helpers/est-tools.js";
 import { startHttps } from "../../enroll/https-server.js";
 import { ensurePki } from "../../enroll/pki.js";
-import { createMetrics } from "../../metrics.js";
+import { createMetrics } from "../../runtime/metrics.js";
 import type { RegisteredRoute } from "../../enroll/http/route-access.js";
 
 /**

@@ -14,7 +14,7 @@ import { LogSink } from "../helpers/log-sink.js";
 import { pemFiles, run } from "./broker-helpers.js";
 import { resolveConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
-import { startGateway, type RunningGateway } from "../../gateway.js";
+import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
 import { pkiPaths } from "../../enroll/pki.js";
 import { TLS_SESSION_SECONDS } from "../../tls-policy.js";
 

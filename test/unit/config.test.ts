@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { resolveConfig } from "../../config.js";
-import { parseDuration } from "../../duration.js";
+import { parseDuration } from "../../runtime/duration.js";
 import { GatewayError } from "../../errors.js";
 
-test("defaults follow CONTRACT §1", () => {
+test('defaults follow README "Configuration"', () => {
   const c = resolveConfig({}, {});
   assert.equal(c.host, "0.0.0.0");
   assert.equal(c.httpsPort, 8443);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RevocationFollower, type RevocationNotice } from "../../broker/revocation.js";
-import { GatewayEvents } from "../../deps.js";
+import { GatewayEvents } from "../../runtime/deps.js";
 import { silentLogger } from "../../log.js";
 import type { Store } from "../../db/store.js";
 import type { RevocationLogEntry } from "../../db/types.js";

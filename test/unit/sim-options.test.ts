@@ -7,7 +7,7 @@ const ok = (v: Record<string, string>) => simOptionsFrom(v);
 const usage = (v: Record<string, string>, re: RegExp) =>
   assert.throws(() => simOptionsFrom(v), (e: unknown) => e instanceof GatewayError && e.code === "FG_USAGE" && re.test(e.message), JSON.stringify(v));
 
-test("sim options: defaults (CONTRACT §7 URLs) with just --data", () => {
+test("sim options: defaults (device-sim/README.md URLs) with just --data", () => {
   const o = ok({ data: "./data" });
   assert.equal(o.devices, SIM_DEFAULTS.devices);
   assert.equal(o.concurrency, 100);

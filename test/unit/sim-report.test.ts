@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { build } from "hdr-histogram-js";
 import { type DeviceEnd, buildReport, endStateFailures, formatProgress, perSecond, reportExitCode } from "../../device-sim/report.js";
 
-test("report: exactly the CONTRACT §7 fields, in order", () => {
+test("report: exactly the device-sim/README.md fields, in order", () => {
   const h = build();
   for (const us of [1000, 2000, 3000, 4000, 100_000]) h.recordValue(us);
   const r = buildReport({

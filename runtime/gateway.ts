@@ -1,11 +1,11 @@
-import type { GatewayConfig } from "./config.js";
-import type { Logger } from "./log.js";
+import type { GatewayConfig } from "../config.js";
+import type { Logger } from "../log.js";
 import { GatewayEvents, type Deps } from "./deps.js";
 import { crlUrlFor, initDataDir } from "./datadir.js";
 import { createMetrics } from "./metrics.js";
 import { startMetricsServer } from "./metrics-server.js";
-import { startHttps } from "./enroll/https-server.js";
-import { startBroker } from "./broker/server.js";
+import { startHttps } from "../enroll/https-server.js";
+import { startBroker } from "../broker/server.js";
 
 export interface RunningGateway {
   readonly httpsPort: number;

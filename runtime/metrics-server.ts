@@ -1,9 +1,9 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Metrics } from "./metrics.js";
-import type { Logger } from "./log.js";
+import type { Logger } from "../log.js";
 
-/** Prometheus text on GET /metrics, plain HTTP bound to 127.0.0.1 only (CONTRACT §1). */
+/** Prometheus text on GET /metrics, plain HTTP bound to 127.0.0.1 only (README "Configuration"). */
 export async function startMetricsServer(o: { metrics: Metrics; port: number; log: Logger; beforeScrape?: () => void }) {
   const server = http.createServer((req, res) => {
     if (req.method !== "GET" || (req.url !== "/metrics" && !req.url?.startsWith("/metrics?"))) {

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
-import type { Store } from "./db/store.js";
-import type { CertificateAuthority } from "./enroll/ca.js";
-import type { Logger } from "./log.js";
-import type { GatewayConfig } from "./config.js";
+import type { Store } from "../db/store.js";
+import type { CertificateAuthority } from "../enroll/ca.js";
+import type { Logger } from "../log.js";
+import type { GatewayConfig } from "../config.js";
 
 /** In-process notifications between parts of one gateway (broker, metrics, CRL). */
 export interface GatewayEventMap {

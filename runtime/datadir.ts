@@ -1,12 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { GatewayConfig } from "./config.js";
-import type { Logger } from "./log.js";
-import { GatewayError } from "./errors.js";
-import { openStore, type Store } from "./db/store.js";
-import { ensurePki, loadPki, missingPkiFiles, type LoadedPki } from "./enroll/pki.js";
-import { CertificateAuthority } from "./enroll/ca.js";
-import { ensureAdminCredential } from "./enroll/credentials.js";
+import type { GatewayConfig } from "../config.js";
+import type { Logger } from "../log.js";
+import { GatewayError } from "../errors.js";
+import { openStore, type Store } from "../db/store.js";
+import { ensurePki, loadPki, missingPkiFiles, type LoadedPki } from "../enroll/pki.js";
+import { CertificateAuthority } from "../enroll/ca.js";
+import { ensureAdminCredential } from "../enroll/credentials.js";
 
 export interface DataDir {
   readonly store: Store;
@@ -35,7 +35,7 @@ function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, stor
 /**
  * Creates the data directory on first use (database, PKI, admin credential) and
  * opens it afterwards. Only `gateway start` calls this: it is the one command
- * allowed to create a data directory (README "Data directory").
+ * allowed to create a data directory (README "Configuration", data directory).
  */
 export function initDataDir(config: GatewayConfig, log: Logger, clock: () => number, crlUrl?: () => string): DataDir {
   const pki = ensurePki({ dataDir: config.dataDir, hostnames: config.hostnames, curve: config.caCurve, clock, log });
