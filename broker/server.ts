@@ -20,7 +20,7 @@ import { who } from "./identity.js";
 import { storeOnlyGranted } from "./subscription-store.js";
 import { SessionPurger, type SessionPersistence } from "./session-purge.js";
 import { muteSysAnnouncements } from "./sys-announce.js";
-import { refuseRenegotiation, tlsServerPolicy } from "../tls-policy.js";
+import { refuseRenegotiation, tlsServerPolicy } from "../front/tls-policy.js";
 
 export interface BrokerHandle {
   readonly port: number;

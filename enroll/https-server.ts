@@ -10,7 +10,7 @@ import { GatewayError, toGatewayError } from "../errors.js";
 import type { LoadedPki } from "./pki.js";
 import { CrlService } from "./crl-service.js";
 import { bindPeers, bootstrapAnchors, type HttpsPeer, type TrustAnchors } from "./peer.js";
-import { tlsServerPolicy } from "../tls-policy.js";
+import { tlsServerPolicy } from "../front/tls-policy.js";
 import { fromPemAll } from "./der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";

@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import type { Server, TLSSocket } from "node:tls";
 import { certFacts, type CertFacts } from "./cert-info.js";
 import { certFingerprint, signedBy } from "./signed-by.js";
-import { refuseRenegotiation } from "../tls-policy.js";
+import { refuseRenegotiation } from "../front/tls-policy.js";
 import { certificateKeyWeakness } from "./key-strength.js";
 
 /**

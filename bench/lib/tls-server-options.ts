@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type tls from "node:tls";
-import { tlsServerPolicy } from "../../tls-policy.js";
+import { tlsServerPolicy } from "../../front/tls-policy.js";
 
 /**
  * The gateway's mqtts server options (broker/server.ts) read from a data dir's

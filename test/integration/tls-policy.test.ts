@@ -16,7 +16,7 @@ import { resolveConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
 import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
 import { pkiPaths } from "../../enroll/pki.js";
-import { TLS_SESSION_SECONDS } from "../../tls-policy.js";
+import { TLS_SESSION_SECONDS } from "../../front/tls-policy.js";
 
 let g: TestGateway;
 let dir: string;
