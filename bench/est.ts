@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { CLI, spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { EstClient } from "../device-sim/est-client.js";
-import { buildCsr } from "../device-sim/csr.js";
+import { buildCsr } from "../test/helpers/hostile-csr.js";
 import { CLK_TCK, cpuMicros } from "./lib/proc.js";
 
 /**

@@ -2,11 +2,12 @@ import "reflect-metadata";
 import crypto from "node:crypto";
 import os from "node:os";
 import * as x509 from "@peculiar/x509";
-import { parseCsr } from "../enroll/csr.js";
+import { parseCsr } from "../pki/csr.js";
 import { admitCsr } from "../enroll/admission.js";
-import { CertificateAuthority, CertSigner, makeIssuer } from "../enroll/ca.js";
+import { CertificateAuthority } from "../enroll/ca.js";
+import { CertSigner, makeIssuer } from "../pki/signer.js";
 import { caProfile } from "../enroll/profile.js";
-import { buildCsr } from "../device-sim/csr.js";
+import { buildCsr } from "../test/helpers/hostile-csr.js";
 import { foreignCa, newEcKey } from "../test/helpers/certs.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { PeerFacts } from "./peer-facts.js";
 import type { CertStanding, Role } from "../db/types.js";
 import type { ErrorCode } from "../errors.js";
-import { OID, isValidName } from "../enroll/roles.js";
+import { OID, isValidName } from "../pki/roles.js";
 import { deviceNameRefusal } from "../enroll/names.js";
 
 /**

@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import { peerFacts } from "./peer-facts.js";
-import { certificateKeyWeakness } from "../enroll/key-strength.js";
+import { certificateKeyWeakness } from "../pki/key-strength.js";
 import type { PeerCertificate } from "./identity.js";
-import { certFingerprint, signedBy } from "../enroll/signed-by.js";
+import { certFingerprint, signedBy } from "../pki/signed-by.js";
 
 /**
  * Peer certificate facts, cached per certificate fingerprint in a bounded LRU so

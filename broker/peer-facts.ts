@@ -1,7 +1,7 @@
 import type { X509Certificate } from "node:crypto";
-import type { CertFacts } from "../enroll/cert-info.js";
-import { canonicalSerial } from "../enroll/cert-info.js";
-import { OID, roleFromPolicyOids } from "../enroll/roles.js";
+import type { CertFacts } from "../pki/cert-info.js";
+import { canonicalSerial } from "../pki/cert-info.js";
+import { OID, roleFromPolicyOids } from "../pki/roles.js";
 
 /** The certificate facts the broker's identity decision needs (a subset of CertFacts). */
 export type PeerFacts = Pick<CertFacts, "serial" | "commonName" | "notBefore" | "notAfter" | "role" | "extKeyUsage" | "isCA">;

@@ -4,7 +4,7 @@ import { Aedes, type Client } from "aedes";
 import type { Deps } from "../runtime/deps.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { LoadedPki } from "../enroll/pki.js";
-import { toPem } from "../enroll/der.js";
+import { toPem } from "../pki/der.js";
 import { createHooks } from "./hooks.js";
 import { packetSizeCap, type SizeCappable } from "./limits.js";
 import { ConnectionGuard } from "../front/guard.js";

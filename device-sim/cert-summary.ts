@@ -1,5 +1,5 @@
-import { fromPemAll } from "../enroll/der.js";
-import { type Tlv, children, decodeOid, decodeString, readWhole } from "../enroll/der-reader.js";
+import { fromPemAll } from "../pki/der.js";
+import { type Tlv, children, decodeOid, decodeString, readWhole } from "../pki/der-reader.js";
 
 /**
  * What a device needs to know of its own certificate: whom it names and when

@@ -5,7 +5,7 @@ import path from "node:path";
 import { openStore, type Store } from "../db/store.js";
 import { pkiPaths } from "../enroll/pki.js";
 import { CertificateAuthority } from "../enroll/ca.js";
-import { fromPemAll } from "../enroll/der.js";
+import { fromPemAll } from "../pki/der.js";
 import { issueCredential } from "../enroll/credentials.js";
 import { revokeDevice } from "../enroll/fleet.js";
 import { GatewayError } from "../errors.js";

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { derBitString, derSequence, derTlv } from "../enroll/der.js";
+import { derBitString, derSequence, derTlv } from "../pki/der.js";
 
 /**
  * The CSR a simulated device sends: PKCS#10 (RFC 2986) with subject CN=<id>,

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { isValidName } from "../enroll/roles.js";
+import { isValidName } from "../pki/roles.js";
 import { summarizeCert } from "./cert-summary.js";
 
 /**

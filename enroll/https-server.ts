@@ -11,7 +11,7 @@ import type { LoadedPki } from "./pki.js";
 import { CrlService } from "./crl-service.js";
 import { bindPeers, bootstrapAnchors, type HttpsPeer, type TrustAnchors } from "./peer.js";
 import { tlsServerPolicy } from "../front/tls-policy.js";
-import { fromPemAll } from "./der.js";
+import { fromPemAll } from "../pki/der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";
 import { authorizeAdmin } from "./admin-api/auth.js";
@@ -166,7 +166,7 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   });
   const ctx: HttpsContext = {
     ...d,
-    crl: new CrlService({ store: d.store, issuer: d.ca.issuer, clock: d.clock }),
+    crl: new CrlService({ store: d.store, ca: d.ca, clock: d.clock }),
     peer: (req) => peerOf(req.raw.socket as TLSSocket),
   };
 

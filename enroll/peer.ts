@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
 import type { Server, TLSSocket } from "node:tls";
-import { certFacts, type CertFacts } from "./cert-info.js";
-import { certFingerprint, signedBy } from "./signed-by.js";
+import { certFacts, type CertFacts } from "../pki/cert-info.js";
+import { certFingerprint, signedBy } from "../pki/signed-by.js";
 import { refuseRenegotiation } from "../front/tls-policy.js";
-import { certificateKeyWeakness } from "./key-strength.js";
+import { certificateKeyWeakness } from "../pki/key-strength.js";
 
 /**
  * What the TLS layer says about an HTTPS client, classified. The HTTPS listener

@@ -5,7 +5,7 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { csrFor, token } from "../helpers/est-tools.js";
 import { openStore, type Store } from "../../db/store.js";
 import type { CertificateAuthority } from "../../enroll/ca.js";
-import { certFacts } from "../../enroll/cert-info.js";
+import { certFacts } from "../../pki/cert-info.js";
 import { fingerprint } from "../../enroll/peer.js";
 import { enroll, type Authorization } from "../../enroll/enrollment.js";
 import { revokeDevice } from "../../enroll/fleet.js";

@@ -8,11 +8,11 @@ import path from "node:path";
 import { clientIdBound, identify, registryRefusal, type Identity } from "../../broker/identity.js";
 import { examinePeer } from "../../broker/peer-cert.js";
 import { peerFacts } from "../../broker/peer-facts.js";
-import { certFacts } from "../../enroll/cert-info.js";
+import { certFacts } from "../../pki/cert-info.js";
 import { ensurePki } from "../../enroll/pki.js";
-import { CertSigner, makeIssuer } from "../../enroll/ca.js";
+import { CertSigner, makeIssuer } from "../../pki/signer.js";
 import { caProfile, clientProfile, type CertTemplate } from "../../enroll/profile.js";
-import { OID, ROLE_POLICY_OIDS } from "../../enroll/roles.js";
+import { OID, ROLE_POLICY_OIDS } from "../../pki/roles.js";
 import { silentLogger } from "../../log.js";
 import type { CertStanding, Role } from "../../db/types.js";
 import { foreignCa, newEcKey } from "../helpers/certs.js";
@@ -21,10 +21,11 @@ import { ED25519_IDENTITY, ed25519Spki, rsaE1Key } from "../helpers/weak-keys.js
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fg-identity-"));
 const pki = ensurePki({ dataDir: dir, hostnames: ["localhost"], curve: "P-256", clock: Date.now, log: silentLogger() });
 const issuing = new crypto.X509Certificate(pki.issuingDer);
-const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, pki.issuingKey));
+const issuingKey = crypto.createPrivateKey(fs.readFileSync(pki.paths.issuingKey));
+const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, issuingKey));
 const rootSigner = new CertSigner(makeIssuer(pki.rootDer, crypto.createPrivateKey(fs.readFileSync(pki.paths.rootKey))));
 /** A forger's signer: the issuing CA's name and key identifier (so the AKI matches), the forger's key. */
-const forgerSigner = new CertSigner({ ...makeIssuer(pki.issuingDer, pki.issuingKey), key: newEcKey().privateKey });
+const forgerSigner = new CertSigner({ ...makeIssuer(pki.issuingDer, issuingKey), key: newEcKey().privateKey });
 const NOW = Date.now();
 const DAY = 86_400_000;
 

@@ -15,8 +15,9 @@ import type { TLSSocket } from "node:tls";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { classifyPeer, bootstrapAnchors, fingerprint, type TrustAnchors } from "../../enroll/peer.js";
 import { ensurePki } from "../../enroll/pki.js";
-import { CertSigner, algIdDer, cnName, keyIdentifier, makeIssuer } from "../../enroll/ca.js";
-import { sigAlgFor } from "../../enroll/algorithms.js";
+import { CertSigner, algIdDer, keyIdentifier, makeIssuer } from "../../pki/signer.js";
+import { cnName } from "../../pki/names.js";
+import { sigAlgFor } from "../../pki/algorithms.js";
 import { caProfile, clientProfile } from "../../enroll/profile.js";
 import type { Role } from "../../db/types.js";
 import { silentLogger } from "../../log.js";
@@ -49,8 +50,9 @@ function socket(chain: Buffer[]): TLSSocket {
   } as unknown as TLSSocket;
 }
 
-const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, pki.issuingKey));
-const forger = new CertSigner({ ...makeIssuer(pki.issuingDer, pki.issuingKey), key: newEcKey().privateKey });
+const issuingKey = crypto.createPrivateKey(fs.readFileSync(pki.paths.issuingKey));
+const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, issuingKey));
+const forger = new CertSigner({ ...makeIssuer(pki.issuingDer, issuingKey), key: newEcKey().privateKey });
 const maker = ca("Maker Root");
 const makerSub = ca("Maker Sub", maker);
 const anchors = (bootstrap: Buffer[] = [maker.der]): TrustAnchors => ({ issuing: new crypto.X509Certificate(pki.issuingDer), bootstrap: bootstrapAnchors(bootstrap) });

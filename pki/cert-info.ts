@@ -3,8 +3,7 @@ import {
   Certificate, CertificatePolicies, ExtendedKeyUsage, BasicConstraints, SubjectKeyIdentifier, AuthorityKeyIdentifier,
   id_ce_certificatePolicies, id_ce_extKeyUsage, id_ce_basicConstraints, id_ce_subjectKeyIdentifier, id_ce_authorityKeyIdentifier,
 } from "@peculiar/asn1-x509";
-import type { Role } from "../db/types.js";
-import { roleFromPolicyOids, OID } from "./roles.js";
+import { type Role, roleFromPolicyOids, OID } from "./roles.js";
 
 /** The facts about a certificate that identity and re-enrollment decisions need. Immutable. */
 export interface CertFacts {
@@ -17,11 +16,7 @@ export interface CertFacts {
   readonly role: Role | undefined;
   readonly extKeyUsage: readonly string[];
   readonly isCA: boolean;
-  readonly ski: string | undefined;
-  readonly aki: string | undefined;
 }
-
-const hex = (b: ArrayBuffer) => Buffer.from(b).toString("hex");
 
 /** Canonical serial text: lowercase hex without leading zero bytes (what Node's getPeerCertificate gives, lowercased). */
 export function canonicalSerial(bytes: Uint8Array): string {
@@ -38,20 +33,12 @@ export function certFacts(der: Uint8Array): CertFacts {
   let policies: string[] = [];
   let eku: string[] = [];
   let isCA = false;
-  let ski: string | undefined;
-  let aki: string | undefined;
   for (const ext of tbs.extensions ?? []) {
     const v = ext.extnValue.buffer;
     switch (ext.extnID) {
       case id_ce_certificatePolicies: policies = AsnConvert.parse(v, CertificatePolicies).map((p) => p.policyIdentifier); break;
       case id_ce_extKeyUsage: eku = AsnConvert.parse(v, ExtendedKeyUsage).map(String); break;
       case id_ce_basicConstraints: isCA = AsnConvert.parse(v, BasicConstraints).cA; break;
-      case id_ce_subjectKeyIdentifier: ski = hex(AsnConvert.parse(v, SubjectKeyIdentifier).buffer); break;
-      case id_ce_authorityKeyIdentifier: {
-        const k = AsnConvert.parse(v, AuthorityKeyIdentifier).keyIdentifier;
-        aki = k ? hex(k.buffer) : undefined;
-        break;
-      }
     }
   }
   const cn = subject.filter((a) => a.type === OID.commonName);
@@ -64,7 +51,5 @@ export function certFacts(der: Uint8Array): CertFacts {
     role: roleFromPolicyOids(policies),
     extKeyUsage: Object.freeze(eku),
     isCA,
-    ski,
-    aki,
   });
 }
