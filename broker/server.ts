@@ -10,7 +10,7 @@ import { packetSizeCap, type SizeCappable } from "./limits.js";
 import { ConnectionGuard } from "../front/guard.js";
 import { LogThrottle } from "./log-throttle.js";
 import { breakSyncRelease, gatePublish } from "./overload.js";
-import { PeerCertCache } from "./peer-cert.js";
+import { PeerCertCache } from "../pki/peer.js";
 import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
 import { ClientState, Sessions, stateOfSocket } from "./sessions.js";

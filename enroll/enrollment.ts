@@ -7,7 +7,7 @@ import type { Logger } from "../log.js";
 import { admitCsr } from "./admission.js";
 import { fromPemAll } from "../pki/der.js";
 import type { CertificateAuthority, IssuedCertificate } from "./ca.js";
-import type { CertFacts } from "../pki/cert-info.js";
+import type { CertFacts } from "../pki/cert-facts.js";
 import { parseCsr, type ParsedCsr } from "../pki/csr.js";
 import { DEFAULT_ISSUANCE_LIMITS, renewalRate, toSupersede, type IssuanceLimits } from "./issuance-limits.js";
 import { hashToken, tokenUsable } from "./tokens.js";

@@ -9,7 +9,8 @@ import type { Metrics } from "../runtime/metrics.js";
 import { GatewayError, toGatewayError } from "../errors.js";
 import type { LoadedPki } from "./pki.js";
 import { CrlService } from "./crl-service.js";
-import { bindPeers, bootstrapAnchors, type HttpsPeer, type TrustAnchors } from "./peer.js";
+import { bootstrapAnchors, PeerCertCache, type HttpsPeer, type TrustAnchors } from "../pki/peer.js";
+import { bindPeers } from "./peer-binding.js";
 import { tlsServerPolicy } from "../front/tls-policy.js";
 import { fromPemAll } from "../pki/der.js";
 import { registerEst } from "./est/index.js";
@@ -116,7 +117,8 @@ function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
  */
 export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
-  const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: bootstrapAnchors(bootstrap) };
+  const verdicts = new PeerCertCache(d.pki.issuingDer);
+  const anchors: TrustAnchors = { issuing: verdicts.issuing, bootstrap: bootstrapAnchors(bootstrap), verdicts };
   const app = Fastify({
     https: {
       key: d.pki.serverKeyPem,

@@ -10,7 +10,7 @@ import {
 import { type SigAlg, sigAlgFor, signBytes } from "./algorithms.js";
 import { derBitString, derSequence, derTlv, toPem } from "./der.js";
 import type { CertTemplate } from "./template.js";
-import { canonicalSerial } from "./cert-info.js";
+import { canonicalSerial } from "./cert-facts.js";
 import { skiExtensionDer, spkiKeyBits, validityDer } from "./cert-der.js";
 import { cnName, cnNameDer, extensionDer as ext } from "./names.js";
 

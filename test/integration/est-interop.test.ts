@@ -6,7 +6,7 @@ import { foreignCa, issueDirect } from "../helpers/certs.js";
 import { basic, csrFor, run, token } from "../helpers/est-tools.js";
 import { headerNames, rawHttps, type RawHttpReply } from "../helpers/raw-https.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
-import { certFacts } from "../../pki/cert-info.js";
+import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { hashToken } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";

@@ -7,7 +7,7 @@ import { foreignCa } from "../helpers/certs.js";
 import { basic, csrFor, rawEst, refusals, token, type RawReply } from "../helpers/est-tools.js";
 import { buildCsr } from "../helpers/hostile-csr.js";
 import { EstClient } from "../../device-sim/est-client.js";
-import { certFacts } from "../../pki/cert-info.js";
+import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { getDevice, revokeDevice } from "../../enroll/fleet.js";
 import { attempt, closed, connect } from "./broker-helpers.js";

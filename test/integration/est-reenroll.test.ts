@@ -6,7 +6,7 @@ import { foreignCa, issueDirect } from "../helpers/certs.js";
 import { csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import { breakCsrSignature } from "../helpers/hostile-csr.js";
-import { certFacts } from "../../pki/cert-info.js";
+import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 

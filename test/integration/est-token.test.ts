@@ -5,7 +5,7 @@ import { basic, csrFor, rawEst, refusals, token } from "../helpers/est-tools.js"
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import crypto from "node:crypto";
 import { breakCsrSignature, buildCsr } from "../helpers/hostile-csr.js";
-import { certFacts } from "../../pki/cert-info.js";
+import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";

@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { classifyPeer, bootstrapAnchors, fingerprint, type TrustAnchors } from "../../enroll/peer.js";
+import { classifyPeer, bootstrapAnchors, fingerprint, type TrustAnchors } from "../../pki/peer.js";
 import { ensurePki } from "../../enroll/pki.js";
 import { CertSigner, algIdDer, keyIdentifier, makeIssuer } from "../../pki/signer.js";
 import { cnName } from "../../pki/names.js";

@@ -10,7 +10,7 @@ import { caProfile, clientProfile, BACKDATE_MS } from "../../enroll/profile.js";
 import { parseCsr } from "../../pki/csr.js";
 import { admitCsr } from "../../enroll/admission.js";
 import { buildCsr, breakCsrSignature } from "../helpers/hostile-csr.js";
-import { certFacts } from "../../pki/cert-info.js";
+import { certFacts } from "../../pki/cert-facts.js";
 import { ROLE_POLICY_OIDS } from "../../pki/roles.js";
 import { foreignCa, newEcKey } from "../helpers/certs.js";
 

@@ -1,31 +1,16 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
-  Certificate, CertificatePolicies, ExtendedKeyUsage, BasicConstraints, SubjectKeyIdentifier, AuthorityKeyIdentifier,
-  id_ce_certificatePolicies, id_ce_extKeyUsage, id_ce_basicConstraints, id_ce_subjectKeyIdentifier, id_ce_authorityKeyIdentifier,
+  Certificate, CertificatePolicies, ExtendedKeyUsage, BasicConstraints,
+  id_ce_certificatePolicies, id_ce_extKeyUsage, id_ce_basicConstraints,
 } from "@peculiar/asn1-x509";
-import { type Role, roleFromPolicyOids, OID } from "./roles.js";
+import { canonicalSerial, type CertFacts } from "../../pki/cert-facts.js";
+import { roleFromPolicyOids, OID } from "../../pki/roles.js";
 
-/** The facts about a certificate that identity and re-enrollment decisions need. Immutable. */
-export interface CertFacts {
-  /** Lowercase hex, no leading zero byte: the registry's key. */
-  readonly serial: string;
-  readonly subject: ReadonlyArray<{ readonly type: string; readonly value: string }>;
-  readonly commonName: string | undefined;
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly role: Role | undefined;
-  readonly extKeyUsage: readonly string[];
-  readonly isCA: boolean;
-}
-
-/** Canonical serial text: lowercase hex without leading zero bytes (what Node's getPeerCertificate gives, lowercased). */
-export function canonicalSerial(bytes: Uint8Array): string {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  return Buffer.from(bytes.subarray(i)).toString("hex");
-}
-
-export function certFacts(der: Uint8Array): CertFacts {
+/**
+ * The certificate facts as the generic ASN.1 parser (@peculiar/asn1-x509) reads
+ * them: the reference that pki/cert-facts.ts (a strict DER walk) must agree with.
+ */
+export function referenceCertFacts(der: Uint8Array): CertFacts {
   const cert = AsnConvert.parse(der, Certificate);
   const tbs = cert.tbsCertificate;
   const subject: { type: string; value: string }[] = [];
