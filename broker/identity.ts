@@ -2,7 +2,7 @@ import type { PeerCertificate } from "../pki/peer.js";
 import type { CertStanding, Role } from "../db/types.js";
 import type { ErrorCode } from "../errors.js";
 import { OID, isValidName } from "../pki/roles.js";
-import { deviceNameRefusal } from "../enroll/names.js";
+import { deviceNameRefusal } from "../pki/principal-names.js";
 
 /**
  * Who an MQTT client is, decided from its certificate alone (README "MQTT").

@@ -3,7 +3,7 @@ import { performance } from "node:perf_hooks";
 import { Aedes, type Client } from "aedes";
 import type { Deps } from "../runtime/deps.js";
 import type { Metrics } from "../runtime/metrics.js";
-import type { LoadedPki } from "../enroll/pki.js";
+import type { LoadedPki } from "../pki/data-dir-files.js";
 import { toPem } from "../pki/der.js";
 import { createHooks } from "./hooks.js";
 import { packetSizeCap, type SizeCappable } from "./limits.js";

@@ -1,4 +1,4 @@
-import { createToken } from "../enroll/tokens.js";
+import { createToken } from "./gateway-seam.js";
 import { isValidName } from "../pki/roles.js";
 import type { Store } from "../db/store.js";
 import { GatewayError } from "../errors.js";

@@ -12,7 +12,8 @@ import { parseCsr, type ParsedCsr } from "../pki/csr.js";
 import { DEFAULT_ISSUANCE_LIMITS, renewalRate, toSupersede, type IssuanceLimits } from "./issuance-limits.js";
 import { hashToken, tokenUsable } from "./tokens.js";
 import { pickByKey, recentReplay, stillDeliverable, tokenReplay, type ReplayCandidate } from "./redelivery.js";
-import { deviceNameRefusal, namesOf } from "./names.js";
+import { namesOf } from "./names.js";
+import { deviceNameRefusal } from "../pki/principal-names.js";
 
 /**
  * Enrollment as a domain operation, independent of HTTP: an authorized

@@ -7,7 +7,7 @@ import { ConnectionGuard } from "../front/guard.js";
 import type { Deps } from "../runtime/deps.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { GatewayError, toGatewayError } from "../errors.js";
-import type { LoadedPki } from "./pki.js";
+import type { LoadedPki } from "../pki/data-dir-files.js";
 import { CrlService } from "./crl-service.js";
 import { bootstrapAnchors, PeerCertCache, type HttpsPeer, type TrustAnchors } from "../pki/peer.js";
 import { bindPeers } from "./peer-binding.js";

@@ -4,7 +4,8 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import { GatewayError } from "../errors.js";
 import { openStore, type Store } from "../db/store.js";
-import { ensurePki, loadPki, missingPkiFiles, openCa, type LoadedPki } from "../enroll/pki.js";
+import { ensurePki, openCa } from "../enroll/pki.js";
+import { loadPki, missingPkiFiles, type LoadedPki } from "../pki/data-dir-files.js";
 import type { CertificateAuthority } from "../enroll/ca.js";
 import { ensureAdminCredential } from "../enroll/credentials.js";
 
