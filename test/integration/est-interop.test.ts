@@ -14,7 +14,10 @@ import { buildCsr } from "../helpers/hostile-csr.js";
 import path from "node:path";
 import { openStore } from "../../db/store.js";
 import type { CertificateAuthority } from "../../enroll/ca.js";
-import { checkCredentialOrReplay, enroll, enrollOrReplay, type Authorization } from "../../enroll/enrollment.js";
+import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollDeps } from "../../enroll/enrollment.js";
+
+/** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
+const enroll = (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);
 
 /**
  * Issue 11 points 9 and 10a: what a strict third-party EST client (Cisco libest
