@@ -1,5 +1,5 @@
 /**
- * HTTPS peer classification (enroll/peer.ts) is by signature, never by names:
+ * HTTPS peer classification (pki/peer.ts) is by signature, never by names:
  * the socket is a stand-in for what node:tls reports (authorized, the peer
  * certificate and its presented chain), as after a TLS 1.2 renegotiation where
  * `authorized` still describes the first handshake.
