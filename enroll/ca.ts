@@ -31,8 +31,11 @@ export class CertificateAuthority {
   readonly keyId: string;
   readonly #issuer: ReturnType<typeof makeIssuer>;
   readonly #signer: CertSigner;
+  /** The options without the key: nothing but #issuer keeps it. */
+  private readonly opts: Pick<CaOptions, "certDays" | "clock" | "crlUrl">;
 
-  constructor(private readonly opts: CaOptions) {
+  constructor(opts: CaOptions) {
+    this.opts = { certDays: opts.certDays, clock: opts.clock, crlUrl: opts.crlUrl };
     this.#issuer = makeIssuer(opts.issuing.certDer, opts.issuing.key);
     this.#signer = new CertSigner(this.#issuer);
     this.keyId = this.#issuer.ski;
