@@ -10,6 +10,7 @@ import { loadPki } from "../../pki/data-dir-files.js";
 import { CrlService } from "../../enroll/crl-service.js";
 import { openStore } from "../../db/store.js";
 import { silentLogger } from "../../log.js";
+import { children, readWhole } from "../../pki/der-reader.js";
 
 /**
  * README "Architecture": only the CertificateAuthority holds the issuing CA's
@@ -70,21 +71,8 @@ test("the CRL service gets its CRL signed by the CA, without the key", () => {
   }
 });
 
-/** The three parts of a DER SEQUENCE { tbs, alg, BIT STRING } with their content (tbs whole). */
+/** TBSCertList (whole, as signed) and the signature BIT STRING's content, read with the strict DER reader. */
 function topLevel(der: Buffer): Buffer[] {
-  const len = (at: number): [number, number] => {
-    const b = der[at + 1]!;
-    if (b < 0x80) return [at + 2, b];
-    let n = 0;
-    for (let i = 0; i < (b & 0x7f); i++) n = n * 256 + der[at + 2 + i]!;
-    return [at + 2 + (b & 0x7f), n];
-  };
-  const [start, total] = len(0);
-  const out: Buffer[] = [];
-  for (let at = start; at < start + total;) {
-    const [s, l] = len(at);
-    out.push(out.length === 0 ? der.subarray(at, s + l) : der.subarray(s, s + l));
-    at = s + l;
-  }
-  return out;
+  const [tbs, alg, sig] = children(der, readWhole(der, 0x30)!)!;
+  return [der.subarray(tbs!.at, tbs!.end), der.subarray(alg!.start, alg!.end), der.subarray(sig!.start, sig!.end)];
 }
