@@ -12,7 +12,7 @@ import { CrlService } from "./crl-service.js";
 import { bootstrapAnchors, PeerCertCache, type HttpsPeer, type TrustAnchors } from "../pki/peer.js";
 import { bindPeers } from "./peer-binding.js";
 import { tlsServerPolicy } from "../front/tls-policy.js";
-import { fromPemAll } from "../pki/der.js";
+import { fromPemAll, toPem } from "../pki/der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";
 import { authorizeAdmin } from "./admin-api/auth.js";
@@ -123,7 +123,7 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
     https: {
       key: d.pki.serverKeyPem,
       cert: d.pki.serverCertChainPem,
-      ca: [d.pki.rootDer, d.pki.issuingDer, ...bootstrap].map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`),
+      ca: [d.pki.rootDer, d.pki.issuingDer, ...bootstrap].map((der) => toPem(der, "CERTIFICATE")),
       requestCert: true,
       rejectUnauthorized: false,
       ...tlsServerPolicy(d.config.tlsSessionSeconds),
