@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { CLI, spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { EstClient } from "../device-sim/est-client.js";
-import { buildCsr } from "../device-sim/csr.js";
+import { buildDeviceCsr } from "../device-sim/device-csr.js";
 import { CLK_TCK, cpuMicros } from "./lib/proc.js";
 
 /**
@@ -68,7 +68,7 @@ async function main() {
     const [deviceId, token] = l.split(",");
     return { deviceId: deviceId!, token: token! };
   });
-  const csrs = tokens.map((t) => buildCsr({ cn: t.deviceId, privateKey: crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey }));
+  const csrs = tokens.map((t) => buildDeviceCsr(t.deviceId, crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey));
 
   const gw = await spawnGateway(["--data", dir, "--host", "127.0.0.1", "--https-port", "0", "--mqtts-port", "0", "--metrics-port", "0"]);
   const pid = gw.child.pid!;

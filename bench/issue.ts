@@ -2,11 +2,12 @@ import "reflect-metadata";
 import crypto from "node:crypto";
 import os from "node:os";
 import * as x509 from "@peculiar/x509";
-import { parseCsr } from "../enroll/csr.js";
+import { parseCsr } from "../pki/csr.js";
 import { admitCsr } from "../enroll/admission.js";
-import { CertificateAuthority, CertSigner, makeIssuer } from "../enroll/ca.js";
+import { CertificateAuthority } from "../enroll/ca.js";
+import { CertSigner, makeIssuer } from "../pki/signer.js";
 import { caProfile } from "../enroll/profile.js";
-import { buildCsr } from "../device-sim/csr.js";
+import { buildDeviceCsr } from "../device-sim/device-csr.js";
 import { foreignCa, newEcKey } from "../test/helpers/certs.js";
 
 /**
@@ -50,7 +51,7 @@ async function main() {
   const ca = new CertificateAuthority({ root: { certDer: rootDer }, issuing: { certDer: issuingCert.der, key: issuing.privateKey }, certDays: 30, clock: Date.now, crlUrl: () => "https://localhost:8443/crl" });
 
   process.stdout.write(`preparing ${N} CSRs (distinct P-256 keys)... `);
-  const csrs = Array.from({ length: N }, (_, i) => buildCsr({ cn: `dev-${i}`, privateKey: newEcKey().privateKey }));
+  const csrs = Array.from({ length: N }, (_, i) => buildDeviceCsr(`dev-${i}`, newEcKey().privateKey));
   console.log("done");
 
   // The limit: one ECDSA P-256 verify (the CSR's proof of possession) + one sign (the certificate).

@@ -23,7 +23,7 @@ import { spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { startMosquitto } from "./lib/mosquitto.js";
 import { startChild } from "./lib/child.js";
 import { CrlService } from "../enroll/crl-service.js";
-import { toPem } from "../enroll/der.js";
+import { toPem } from "../pki/der.js";
 import { cpuMicros, rssKiB } from "./lib/proc.js";
 import { sleep, median } from "./lib/util.js";
 import { type Broker, type Cred, connectCosts, fanIn, idleRss, revokeDrill } from "./lib/vs-phases.js";
@@ -77,7 +77,7 @@ async function main() {
     fs.writeFileSync(path.join(mqDir, "server-chain.pem"), dir.pki.serverCertChainPem);
     // Like the gateway, which refuses revoked certificates, Mosquitto checks a CRL (the gateway's own, from
     // its issuing CA) at every handshake: the equivalent configuration. It applies at the next connect only.
-    fs.writeFileSync(path.join(mqDir, "crl.pem"), toPem(new CrlService({ store: dir.store, issuer: dir.ca.issuer, clock: Date.now }).current(), "X509 CRL"));
+    fs.writeFileSync(path.join(mqDir, "crl.pem"), toPem(new CrlService({ store: dir.store, ca: dir.ca, clock: Date.now }).current(), "X509 CRL"));
     dir.store.close();
 
     /** Starts every broker on the same data dir; each phase group gets fresh processes (a heap grown by one phase would skew the next). */

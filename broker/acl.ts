@@ -1,5 +1,5 @@
 import type { Identity } from "./identity.js";
-import { isValidName } from "../enroll/roles.js";
+import { isValidName } from "../pki/roles.js";
 import { filterWithin, isTopicFilter, isTopicName, secondLevel, topicWithin } from "./topics.js";
 
 /**

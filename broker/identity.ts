@@ -1,8 +1,8 @@
-import type { PeerFacts } from "./peer-facts.js";
+import type { PeerCertificate } from "../pki/peer.js";
 import type { CertStanding, Role } from "../db/types.js";
 import type { ErrorCode } from "../errors.js";
-import { OID, isValidName } from "../enroll/roles.js";
-import { deviceNameRefusal } from "../enroll/names.js";
+import { OID, isValidName } from "../pki/roles.js";
+import { deviceNameRefusal } from "../pki/principal-names.js";
 
 /**
  * Who an MQTT client is, decided from its certificate alone (README "MQTT").
@@ -21,17 +21,8 @@ export interface Identity {
   readonly fingerprint: string;
 }
 
-/** What the socket layer knows about the peer certificate (cached per fingerprint). */
-export interface PeerCertificate {
-  /** undefined when the DER could not be parsed (OpenSSL accepted it, our ASN.1 reader did not). */
-  readonly facts: PeerFacts | undefined;
-  /** The leaf's signature verifies under the gateway's issuing CA's key. */
-  readonly issuedByIssuingCa: boolean;
-  /** SHA-256 (lowercase hex) of the leaf's DER: the registered certificate must be this one. */
-  readonly fingerprint: string;
-  /** Why the leaf's public key proves nothing (enroll/key-strength.ts), when it is degenerate. */
-  readonly keyWeakness?: string | undefined;
-}
+/** What the socket layer knows about the peer certificate: pki/peer.ts, cached per fingerprint. */
+export type { PeerCertificate } from "../pki/peer.js";
 
 export type Refusal = { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 export type IdentityResult = { readonly ok: true; readonly identity: Identity } | Refusal;

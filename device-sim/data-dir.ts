@@ -1,13 +1,9 @@
-import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openStore, type Store } from "../db/store.js";
-import { pkiPaths } from "../enroll/pki.js";
-import { CertificateAuthority } from "../enroll/ca.js";
-import { fromPemAll } from "../enroll/der.js";
-import { issueCredential } from "../enroll/credentials.js";
-import { revokeDevice } from "../enroll/fleet.js";
+import { pkiPaths, readCertDer } from "../pki/data-dir-files.js";
+import { issueCredential, openCa, revokeDevice } from "./gateway-seam.js";
 import { GatewayError } from "../errors.js";
 
 /**
@@ -46,9 +42,7 @@ export class SimDataDir {
    * directory that is removed once read.
    */
   issueServiceCredential(name: string, crlUrl: string, outDir?: string): { certPem: string; keyPem: string; name: string } {
-    const ca = new CertificateAuthority({
-      root: { certDer: this.pemDer(this.paths.rootCert) },
-      issuing: { certDer: this.pemDer(this.paths.issuingCert), key: crypto.createPrivateKey(fs.readFileSync(this.paths.issuingKey)) },
+    const ca = openCa({ paths: this.paths, rootDer: readCertDer(this.paths.rootCert), issuingDer: readCertDer(this.paths.issuingCert) }, {
       certDays: 365,
       clock: this.clock,
       crlUrl: () => crlUrl,
@@ -69,11 +63,5 @@ export class SimDataDir {
 
   close(): void {
     this.store.close();
-  }
-
-  private pemDer(file: string): Buffer {
-    const der = fromPemAll(fs.readFileSync(file, "utf8"))[0];
-    if (!der) throw new Error(`${file} holds no certificate`);
-    return der;
   }
 }

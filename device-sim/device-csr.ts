@@ -1,27 +1,21 @@
 import crypto from "node:crypto";
-import { derBitString, derSequence, derTlv } from "../enroll/der.js";
+import { derBitString, derSequence } from "../pki/der.js";
+import { cnNameDer } from "../pki/names.js";
 
 /**
  * The CSR a simulated device sends: PKCS#10 (RFC 2986) with subject CN=<id>,
  * its EC P-256 key, no attributes, signed ecdsa-with-SHA256. Assembled from
  * DER pieces with no ASN.1 object model, because a first-boot storm builds
- * thousands of them on one core; csr.ts (buildCsr) stays the general builder
- * for tests that need odd requests. test/unit/sim-device-csr.test.ts checks
+ * thousands of them on one core; test/helpers/hostile-csr.ts (buildCsr)
+ * stays the general builder for tests that need odd requests. test/unit/sim-device-csr.test.ts checks
  * the two agree and that the gateway's parser accepts the result.
  */
 
 /** AlgorithmIdentifier ecdsa-with-SHA256 (RFC 5758 §3.2: no parameters). */
 const ECDSA_SHA256 = Buffer.from("300a06082a8648ce3d040302", "hex");
-/** id-at-commonName 2.5.4.3 */
-const OID_CN = Buffer.from("0603550403", "hex");
 const VERSION_0 = Buffer.from("020100", "hex");
 /** [0] IMPLICIT SET OF Attribute, empty (RFC 2986 §4.1: the field is required, its content may be empty). */
 const NO_ATTRIBUTES = Buffer.from("a000", "hex");
-
-/** Name ::= SEQUENCE { SET { SEQUENCE { commonName, UTF8String cn } } } (RFC 5280 §4.1.2.4). */
-export function cnNameDer(cn: string): Buffer {
-  return derSequence(derTlv(0x31, derSequence(OID_CN, derTlv(0x0c, Buffer.from(cn, "utf8")))));
-}
 
 /** A device key pair: the private key to sign with, the public key as DER SubjectPublicKeyInfo. */
 export interface DeviceKey {

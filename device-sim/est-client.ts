@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import https from "node:https";
-import { children, decodeOid, readWhole } from "../enroll/der-reader.js";
-import { toPem } from "../enroll/der.js";
+import { children, decodeOid, readWhole } from "../pki/der-reader.js";
+import { toPem } from "../pki/der.js";
 
 /**
  * A small EST client (RFC 7030, RFC 8951) for devices and the fleet simulator.

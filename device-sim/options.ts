@@ -1,6 +1,6 @@
 import { parseDuration } from "../runtime/duration.js";
 import { GatewayError } from "../errors.js";
-import { isValidName } from "../enroll/roles.js";
+import { isValidName } from "../pki/roles.js";
 import { type RenewAt, DEFAULT_RENEW_AT, parseRenewAt } from "./renewal.js";
 import { type ScenarioName, SCENARIOS, isScenarioName } from "./scenarios/index.js";
 

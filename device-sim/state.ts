@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { isValidName } from "../enroll/roles.js";
+import { isValidName } from "../pki/roles.js";
 import { summarizeCert } from "./cert-summary.js";
 
 /**
@@ -33,20 +33,13 @@ export interface CredentialStore {
   save(id: string, keyPem: string, certPem: string, obtainedAt: number): Promise<StoredCredential>;
 }
 
-/** Validity and public key of a certificate, via node's X509Certificate. */
-export function certSummary(certPem: string): { cn: string | undefined; notBefore: number; notAfter: number; x509: crypto.X509Certificate } {
-  const c = new crypto.X509Certificate(certPem);
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1];
-  return { cn, notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo), x509: c };
-}
-
 /** Checks that key and certificate belong together and name this device. */
 export function checkCredential(id: string, keyPem: string, certPem: string, obtainedAt: number): LoadResult {
   try {
-    const s = certSummary(certPem);
+    const s = summarizeCert(certPem);
     if (s.cn !== id) return { kind: "corrupt", why: `certificate is for ${JSON.stringify(s.cn)}` };
     const spki = crypto.createPublicKey(keyPem).export({ type: "spki", format: "der" });
-    if (!spki.equals(s.x509.publicKey.export({ type: "spki", format: "der" }))) return { kind: "corrupt", why: "key does not match certificate" };
+    if (!spki.equals(new crypto.X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" }))) return { kind: "corrupt", why: "key does not match certificate" };
     return { kind: "ok", cred: { keyPem, certPem, notBefore: s.notBefore, notAfter: s.notAfter, obtainedAt } };
   } catch (e) {
     return { kind: "corrupt", why: (e as Error).message };

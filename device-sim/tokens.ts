@@ -1,5 +1,5 @@
-import { createToken } from "../enroll/tokens.js";
-import { isValidName } from "../enroll/roles.js";
+import { createToken } from "./gateway-seam.js";
+import { isValidName } from "../pki/roles.js";
 import type { Store } from "../db/store.js";
 import { GatewayError } from "../errors.js";
 

@@ -1,31 +1,15 @@
 import type { ErrorCode } from "../errors.js";
-import { keyWeakness } from "./key-strength.js";
-import { isValidName, OID } from "./roles.js";
+import { keyWeakness } from "../pki/key-strength.js";
+import type { KeyFacts } from "../pki/spki.js";
+import type { CsrFacts } from "../pki/csr.js";
+import { isValidName, OID } from "../pki/roles.js";
 
 /**
  * CSR admission as a pure decision over facts extracted from the CSR (see
- * csr.ts). No I/O: table-tested in test/unit/admission.test.ts.
+ * pki/csr.ts). No I/O: table-tested in test/unit/admission.test.ts.
  */
-export interface KeyFacts {
-  readonly type: string;
-  /** OpenSSL curve name for EC keys (prime256v1, secp384r1, ...). */
-  readonly curve?: string;
-  readonly bits?: number;
-  /** RSA public exponent. */
-  readonly exponent?: bigint;
-  /** RSA: whether the modulus is odd. */
-  readonly modulusOdd?: boolean;
-  /** EC: the SEC1 point octets (RFC 5480 §2.2); Ed25519: the 32-octet encoding (RFC 8032 §5.1.2). */
-  readonly point?: Uint8Array;
-}
-
-export interface CsrFacts {
-  /** Subject attributes in order, as (OID, string value). */
-  readonly subject: ReadonlyArray<{ readonly type: string; readonly value: string }>;
-  readonly key: KeyFacts;
-  readonly signatureAlgorithmSupported: boolean;
-  readonly signatureValid: boolean;
-}
+export type { KeyFacts } from "../pki/spki.js";
+export type { CsrFacts } from "../pki/csr.js";
 
 export type Decision = { readonly ok: true } | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 

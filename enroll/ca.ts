@@ -1,160 +1,13 @@
-import crypto from "node:crypto";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import {
-  AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, AuthorityKeyIdentifier, BasicConstraints, Certificate,
-  CertificatePolicies, CRLDistributionPoints, DistributionPoint, DistributionPointName, ExtendedKeyUsage, Extension,
-  GeneralName, KeyIdentifier, KeyUsage, KeyUsageFlags, Name, PolicyInformation, RelativeDistinguishedName,
-  SubjectAlternativeName,
-  id_ce_authorityKeyIdentifier, id_ce_basicConstraints, id_ce_certificatePolicies, id_ce_cRLDistributionPoints,
-  id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectAltName,
-} from "@peculiar/asn1-x509";
+import type crypto from "node:crypto";
 import type { Role } from "../db/types.js";
-import { type SigAlg, sigAlgFor, signBytes } from "./algorithms.js";
-import { derBitString, derSequence, derTlv, toPem } from "./der.js";
-import { type CertTemplate, clientProfile } from "./profile.js";
-import { canonicalSerial } from "./cert-info.js";
-import { OID } from "./roles.js";
-import { cnNameDer, skiExtensionDer, spkiKeyBits, validityDer } from "./cert-der.js";
-
-export interface IssuedCertificate {
-  readonly serial: string;
-  readonly der: Buffer;
-  readonly pem: string;
-  readonly notBefore: number;
-  readonly notAfter: number;
-}
-
-/** A key that signs, with its certificate's subject and key identifier. */
-export interface Issuer {
-  readonly nameDer: Buffer;
-  readonly name: Name;
-  readonly key: crypto.KeyObject;
-  readonly alg: SigAlg;
-  readonly algIdDer: Buffer;
-  /** SubjectKeyIdentifier of the issuer, hex; becomes the AKI of what it signs. */
-  readonly ski: string;
-}
-
-/**
- * RFC 5280 §4.1.2.2: positive, at most 20 octets. 16 random bytes with the top
- * bits forced to 01 give 126 bits of entropy and a canonical encoding with no
- * leading zero byte.
- */
-export function randomSerial(): Buffer {
-  const b = crypto.randomBytes(16);
-  b[0] = (b[0]! & 0x3f) | 0x40;
-  return b;
-}
-
-/** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING. */
-export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  return crypto.createHash("sha1").update(spkiKeyBits(spkiDer)).digest();
-}
-
-export function cnName(cn: string): Name {
-  return new Name([
-    new RelativeDistinguishedName([new AttributeTypeAndValue({ type: OID.commonName, value: new AttributeValue({ utf8String: cn }) })]),
-  ]);
-}
-
-export function algIdDer(alg: SigAlg): Buffer {
-  return Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: alg.oid, ...(alg.nullParams ? { parameters: null } : {}) })));
-}
-
-export function makeIssuer(certDer: Uint8Array, key: crypto.KeyObject): Issuer {
-  const cert = AsnConvert.parse(certDer, Certificate);
-  const alg = sigAlgFor(key);
-  const spkiDer = Buffer.from(AsnConvert.serialize(cert.tbsCertificate.subjectPublicKeyInfo));
-  return {
-    name: cert.tbsCertificate.subject,
-    nameDer: Buffer.from(AsnConvert.serialize(cert.tbsCertificate.subject)),
-    key,
-    alg,
-    algIdDer: algIdDer(alg),
-    ski: keyIdentifier(spkiDer).toString("hex"),
-  };
-}
-
-const ext = (id: string, critical: boolean, value: object): Buffer =>
-  Buffer.from(AsnConvert.serialize(new Extension({ extnID: id, critical, extnValue: new OctetString(AsnConvert.serialize(value)) })));
-
-const KU: Record<string, number> = {
-  digitalSignature: KeyUsageFlags.digitalSignature,
-  keyCertSign: KeyUsageFlags.keyCertSign,
-  cRLSign: KeyUsageFlags.cRLSign,
-};
-
-/** The DER of every extension a template fixes (all but the SKI, which depends on the key). */
-function fixedExtensions(t: CertTemplate, akiHex: string): Buffer[] {
-  const out: Buffer[] = [];
-  // RFC 5280 §4.2.1.9: basicConstraints is critical in CA certificates; we mark it critical everywhere.
-  out.push(ext(id_ce_basicConstraints, true, new BasicConstraints({ cA: t.ca, ...(t.pathLen === undefined ? {} : { pathLenConstraint: t.pathLen }) })));
-  out.push(ext(id_ce_keyUsage, true, new KeyUsage(t.keyUsage.reduce((f, k) => f | KU[k]!, 0))));
-  if (t.extKeyUsage.length) out.push(ext(id_ce_extKeyUsage, false, new ExtendedKeyUsage([...t.extKeyUsage])));
-  out.push(ext(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(Buffer.from(akiHex, "hex")) })));
-  if (t.policies.length) out.push(ext(id_ce_certificatePolicies, false, new CertificatePolicies(t.policies.map((p) => new PolicyInformation({ policyIdentifier: p })))));
-  if (t.crlUrl) {
-    out.push(ext(id_ce_cRLDistributionPoints, false, new CRLDistributionPoints([
-      new DistributionPoint({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: t.crlUrl })] }) }),
-    ])));
-  }
-  const sans = [
-    ...(t.dnsNames ?? []).map((d) => new GeneralName({ dNSName: d })),
-    ...(t.ipAddresses ?? []).map((ip) => new GeneralName({ iPAddress: ip })),
-  ];
-  if (sans.length) out.push(ext(id_ce_subjectAltName, false, new SubjectAlternativeName(sans)));
-  return out;
-}
-
-const V3 = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02]);
-
-/**
- * Signs certificates from templates. Everything that does not vary per
- * certificate (issuer name, algorithm identifier, the fixed extensions) is DER
- * encoded once and cached; the TBSCertificate is assembled from DER pieces and
- * signed with node:crypto, so nothing is encoded twice.
- */
-export class CertSigner {
-  private readonly fixedCache = new Map<string, Buffer[]>();
-
-  constructor(private readonly issuer: Issuer) {}
-
-  sign(t: CertTemplate, spkiDer: Buffer, opts: { selfSigned?: boolean; serial?: Buffer } = {}): IssuedCertificate {
-    const serial = opts.serial ?? randomSerial();
-    const ski = keyIdentifier(spkiDer);
-    const akiHex = opts.selfSigned ? ski.toString("hex") : this.issuer.ski;
-    const cacheKey = JSON.stringify([t.ca, t.pathLen, t.keyUsage, t.extKeyUsage, t.policies, t.crlUrl, t.dnsNames, t.ipAddresses, akiHex]);
-    let fixed = this.fixedCache.get(cacheKey);
-    if (!fixed) {
-      fixed = fixedExtensions(t, akiHex);
-      if (this.fixedCache.size > 64) this.fixedCache.clear();
-      this.fixedCache.set(cacheKey, fixed);
-    }
-    const skiExt = skiExtensionDer(ski);
-    const subjectDer = cnNameDer(t.subjectCN);
-    const tbs = derSequence(
-      V3,
-      derTlv(0x02, serial),
-      this.issuer.algIdDer,
-      opts.selfSigned ? subjectDer : this.issuer.nameDer,
-      validityDer(t.notBefore, t.notAfter),
-      subjectDer,
-      spkiDer,
-      derTlv(0xa3, derSequence(...fixed, skiExt)),
-    );
-    const der = derSequence(tbs, this.issuer.algIdDer, derBitString(signBytes(this.issuer.alg, this.issuer.key, tbs)));
-    return {
-      serial: canonicalSerial(serial),
-      der,
-      pem: toPem(der, "CERTIFICATE"),
-      notBefore: t.notBefore.getTime(),
-      notAfter: t.notAfter.getTime(),
-    };
-  }
-}
+import { toPem } from "../pki/der.js";
+import { buildCrl, type CrlEntry } from "../pki/crl.js";
+import { CertSigner, type IssuedCertificate, makeIssuer } from "../pki/signer.js";
+import { clientProfile } from "./profile.js";
 
 export interface CaOptions {
   readonly root: { readonly certDer: Buffer };
+  /** The issuing CA's key goes in here and never comes out: only the methods below sign with it. */
   readonly issuing: { readonly certDer: Buffer; readonly key: crypto.KeyObject };
   readonly certDays: number;
   readonly clock: () => number;
@@ -165,19 +18,27 @@ export interface CaOptions {
 /**
  * The issuing CA as the enrollment service sees it: a narrow interface that
  * signs client certificates from the profile (RFC 7030 §4.2 leaves the content
- * to the CA) and exposes the chain for /cacerts (RFC 7030 §4.1).
+ * to the CA), signs the CRL (RFC 5280 §5) and exposes the chain for /cacerts
+ * (RFC 7030 §4.1). The private key stays inside: there is no accessor for it,
+ * nor for the Issuer that carries it.
  */
 export class CertificateAuthority {
-  readonly issuer: Issuer;
   readonly rootDer: Buffer;
   readonly issuingDer: Buffer;
   readonly rootPem: string;
   readonly issuingPem: string;
-  private readonly signer: CertSigner;
+  /** SubjectKeyIdentifier of the issuing CA (hex): the AKI of everything it signs. */
+  readonly keyId: string;
+  readonly #issuer: ReturnType<typeof makeIssuer>;
+  readonly #signer: CertSigner;
+  /** The options without the key: nothing but #issuer keeps it. */
+  private readonly opts: Pick<CaOptions, "certDays" | "clock" | "crlUrl">;
 
-  constructor(private readonly opts: CaOptions) {
-    this.issuer = makeIssuer(opts.issuing.certDer, opts.issuing.key);
-    this.signer = new CertSigner(this.issuer);
+  constructor(opts: CaOptions) {
+    this.opts = { certDays: opts.certDays, clock: opts.clock, crlUrl: opts.crlUrl };
+    this.#issuer = makeIssuer(opts.issuing.certDer, opts.issuing.key);
+    this.#signer = new CertSigner(this.#issuer);
+    this.keyId = this.#issuer.ski;
     this.rootDer = opts.root.certDer;
     this.issuingDer = opts.issuing.certDer;
     this.rootPem = toPem(this.rootDer, "CERTIFICATE");
@@ -186,7 +47,12 @@ export class CertificateAuthority {
 
   /** Issues a client certificate for a device, service or admin from the profile; only the key comes from the request. */
   issueClient(role: Role, name: string, spkiDer: Buffer, days = this.opts.certDays): IssuedCertificate {
-    return this.signer.sign(clientProfile({ role, name, now: this.opts.clock(), days, crlUrl: this.opts.crlUrl() }), spkiDer);
+    return this.#signer.sign(clientProfile({ role, name, now: this.opts.clock(), days, crlUrl: this.opts.crlUrl() }), spkiDer);
+  }
+
+  /** A v2 CRL over `entries`, signed by the issuing CA (RFC 5280 §5). */
+  signCrl(entries: readonly CrlEntry[], crlNumber: number, now = this.opts.clock()): Buffer {
+    return buildCrl(this.#issuer, entries, crlNumber, now);
   }
 
   get certDays(): number {
@@ -197,3 +63,5 @@ export class CertificateAuthority {
     return this.opts.crlUrl();
   }
 }
+
+export type { IssuedCertificate } from "../pki/signer.js";

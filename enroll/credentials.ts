@@ -5,7 +5,7 @@ import type { Store } from "../db/store.js";
 import { GatewayError } from "../errors.js";
 import type { CertificateAuthority } from "./ca.js";
 import { ensurePrivateDir, writeKeyFile, writePublicFile } from "./files.js";
-import { isValidName } from "./roles.js";
+import { isValidName } from "../pki/roles.js";
 import { assertCredentialName } from "./names.js";
 import type { RevocationReason } from "../db/types.js";
 import type { GatewayEvents } from "../runtime/deps.js";

@@ -1,12 +1,11 @@
 import type { Store } from "../db/store.js";
-import type { Issuer } from "./ca.js";
-import { buildCrl } from "./crl.js";
+import type { CertificateAuthority } from "./ca.js";
 
 /** Serves the current CRL: rebuilt when the revocation log moves, and at least hourly so nextUpdate stays ahead. */
 export class CrlService {
   private cached: { der: Buffer; head: number; at: number } | undefined;
 
-  constructor(private readonly d: { store: Store; issuer: Issuer; clock: () => number }) {}
+  constructor(private readonly d: { store: Store; ca: Pick<CertificateAuthority, "signCrl">; clock: () => number }) {}
 
   current(): Buffer {
     const now = this.d.clock();
@@ -14,7 +13,7 @@ export class CrlService {
     const c = this.cached;
     if (c && c.head === head && now - c.at < 3600_000) return c.der;
     const entries = this.d.store.certificates.revokedUnexpired(now).map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? now, reason: r.revocationReason }));
-    const der = buildCrl(this.d.issuer, entries, this.d.store.revocations.nextCrlNumber(), now);
+    const der = this.d.ca.signCrl(entries, this.d.store.revocations.nextCrlNumber(), now);
     this.cached = { der, head, at: now };
     return der;
   }

@@ -5,14 +5,15 @@ import type { GatewayEvents } from "../runtime/deps.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import { admitCsr } from "./admission.js";
-import { fromPemAll } from "./der.js";
+import { fromPemAll } from "../pki/der.js";
 import type { CertificateAuthority, IssuedCertificate } from "./ca.js";
-import type { CertFacts } from "./cert-info.js";
-import { parseCsr, type ParsedCsr } from "./csr.js";
+import type { CertFacts } from "../pki/cert-facts.js";
+import { parseCsr, type ParsedCsr } from "../pki/csr.js";
 import { DEFAULT_ISSUANCE_LIMITS, renewalRate, toSupersede, type IssuanceLimits } from "./issuance-limits.js";
 import { hashToken, tokenUsable } from "./tokens.js";
 import { pickByKey, recentReplay, stillDeliverable, tokenReplay, type ReplayCandidate } from "./redelivery.js";
-import { deviceNameRefusal, namesOf } from "./names.js";
+import { namesOf } from "./names.js";
+import { deviceNameRefusal } from "../pki/principal-names.js";
 
 /**
  * Enrollment as a domain operation, independent of HTTP: an authorized
@@ -117,7 +118,7 @@ const sameSubject = (a: CertFacts["subject"], b: CertFacts["subject"]) =>
  * Authentication and the credential's own state: the device id a request acts
  * for, or a refusal (401 bad token, 403 unusable certificate or revoked device).
  * The EST adapter calls it before decoding the body, so a bad credential is
- * answered 401 whatever the body; enroll() calls it again to stand on its own.
+ * answered 401 whatever the body (through checkCredentialOrReplay); enrollChecked() runs for the id it returned.
  */
 export function checkCredential(store: Store, auth: Authorization, now: number): string {
   const deviceId = checkAuthorization(store, auth, now);
@@ -181,14 +182,10 @@ function checkIssuance(store: Store, auth: Authorization, deviceId: string, keyH
  * transaction that re-checks the state and the bounds, consumes the token
  * (exactly one concurrent user wins), records device, certificate and audit
  * event, and supersedes the device's certificates beyond the cap.
+ * `deviceId` is what checkCredential returned for `auth`.
  * The certificate is committed before this returns, so the HTTP answer can
  * never hand out a certificate the registry does not know.
  */
-export function enroll(d: EnrollDeps, auth: Authorization, csrDer: Uint8Array): Enrolled {
-  return enrollChecked(d, auth, checkCredential(d.store, auth, d.clock()), csrDer);
-}
-
-/** enroll() for a caller that has just run checkCredential itself (the EST adapter, to answer 401 before reading the body). */
 export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: string, csrDer: Uint8Array, parsed?: ParsedCsr): Enrolled {
   const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
 

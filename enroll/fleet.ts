@@ -3,7 +3,7 @@ import type { CertificateRow, DeviceRow, RevocationReason } from "../db/types.js
 import { REVOCATION_REASONS } from "../db/types.js";
 import { GatewayError } from "../errors.js";
 import type { GatewayEvents } from "../runtime/deps.js";
-import { isValidName } from "./roles.js";
+import { isValidName } from "../pki/roles.js";
 
 /** README "CLI" and "Admin API": the JSON shape of a device, shared by `devices list --json` and the admin API. */
 export interface DeviceView {

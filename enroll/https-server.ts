@@ -7,11 +7,12 @@ import { ConnectionGuard } from "../front/guard.js";
 import type { Deps } from "../runtime/deps.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { GatewayError, toGatewayError } from "../errors.js";
-import type { LoadedPki } from "./pki.js";
+import type { LoadedPki } from "../pki/data-dir-files.js";
 import { CrlService } from "./crl-service.js";
-import { bindPeers, bootstrapAnchors, type HttpsPeer, type TrustAnchors } from "./peer.js";
+import { bootstrapAnchors, PeerCertCache, type HttpsPeer, type TrustAnchors } from "../pki/peer.js";
+import { bindPeers } from "./peer-binding.js";
 import { tlsServerPolicy } from "../front/tls-policy.js";
-import { fromPemAll } from "./der.js";
+import { fromPemAll, toPem } from "../pki/der.js";
 import { registerEst } from "./est/index.js";
 import { registerAdminApi } from "./admin-api/index.js";
 import { authorizeAdmin } from "./admin-api/auth.js";
@@ -116,12 +117,13 @@ function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
  */
 export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
-  const anchors: TrustAnchors = { issuing: new crypto.X509Certificate(d.pki.issuingDer), bootstrap: bootstrapAnchors(bootstrap) };
+  const verdicts = new PeerCertCache(d.pki.issuingDer);
+  const anchors: TrustAnchors = { issuing: verdicts.issuing, bootstrap: bootstrapAnchors(bootstrap), verdicts };
   const app = Fastify({
     https: {
       key: d.pki.serverKeyPem,
       cert: d.pki.serverCertChainPem,
-      ca: [d.pki.rootDer, d.pki.issuingDer, ...bootstrap].map((der) => `-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`),
+      ca: [d.pki.rootDer, d.pki.issuingDer, ...bootstrap].map((der) => toPem(der, "CERTIFICATE")),
       requestCert: true,
       rejectUnauthorized: false,
       ...tlsServerPolicy(d.config.tlsSessionSeconds),
@@ -166,7 +168,7 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   });
   const ctx: HttpsContext = {
     ...d,
-    crl: new CrlService({ store: d.store, issuer: d.ca.issuer, clock: d.clock }),
+    crl: new CrlService({ store: d.store, ca: d.ca, clock: d.clock }),
     peer: (req) => peerOf(req.raw.socket as TLSSocket),
   };
 

@@ -2,43 +2,14 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Logger } from "../log.js";
-import { CURVES, sigAlgFor } from "./algorithms.js";
-import { CertSigner, type Issuer, algIdDer, cnName, keyIdentifier, makeIssuer } from "./ca.js";
-import { fromPemAll, toPem } from "./der.js";
+import { CURVES } from "../pki/algorithms.js";
+import { CertSigner, makeIssuer, selfIssuer } from "../pki/signer.js";
+import { toPem } from "../pki/der.js";
+import { type LoadedPki, type PkiPaths, loadPki, pkiPaths, readCertDer } from "../pki/data-dir-files.js";
 import { ensurePrivateDir, writeKeyFile, writePublicFile } from "./files.js";
 import { caProfile, serverProfile } from "./profile.js";
-import { signedBy } from "./signed-by.js";
-import { AsnConvert } from "@peculiar/asn1-schema";
-
-/** README "Configuration", data directory: the data directory layout. */
-export function pkiPaths(dataDir: string) {
-  const pki = path.join(dataDir, "pki");
-  const admin = path.join(dataDir, "admin");
-  return Object.freeze({
-    pkiDir: pki,
-    adminDir: admin,
-    rootCert: path.join(pki, "ca.pem"),
-    rootKey: path.join(pki, "ca.key"),
-    issuingCert: path.join(pki, "issuing.pem"),
-    issuingKey: path.join(pki, "issuing.key"),
-    serverCert: path.join(pki, "server.pem"),
-    serverKey: path.join(pki, "server.key"),
-    adminCert: path.join(admin, "admin.pem"),
-    adminKey: path.join(admin, "admin.key"),
-  });
-}
-export type PkiPaths = ReturnType<typeof pkiPaths>;
-
-export interface LoadedPki {
-  readonly paths: PkiPaths;
-  readonly rootDer: Buffer;
-  readonly issuingDer: Buffer;
-  readonly issuingKey: crypto.KeyObject;
-  /** Server leaf followed by the issuing CA, as TLS servers must send it (RFC 8446 §4.4.2). */
-  readonly serverCertChainPem: string;
-  readonly serverKeyPem: string;
-  readonly created: boolean;
-}
+import { signedBy } from "../pki/signed-by.js";
+import { CertificateAuthority, type CaOptions } from "./ca.js";
 
 const ROOT_DAYS = 3650;
 const ISSUING_DAYS = 1825;
@@ -51,18 +22,6 @@ function newKey(curve: "P-256" | "P-384") {
 }
 
 const keyPem = (k: crypto.KeyObject) => k.export({ type: "pkcs8", format: "pem" }).toString();
-
-function selfIssuer(cn: string, key: crypto.KeyObject, spkiDer: Buffer): Issuer {
-  const name = cnName(cn);
-  const alg = sigAlgFor(key);
-  return { name, nameDer: Buffer.from(AsnConvert.serialize(name)), key, alg, algIdDer: algIdDer(alg), ski: keyIdentifier(spkiDer).toString("hex") };
-}
-
-function readCertDer(file: string): Buffer {
-  const der = fromPemAll(fs.readFileSync(file, "utf8"))[0];
-  if (!der) throw new Error(`${file} holds no certificate`);
-  return der;
-}
 
 function serverNeedsRenewal(p: PkiPaths, hostnames: readonly string[], issuingDer: Buffer, now: number): string | undefined {
   if (!fs.existsSync(p.serverCert) || !fs.existsSync(p.serverKey)) return "missing";
@@ -84,7 +43,6 @@ export function ensurePki(o: { dataDir: string; hostnames: readonly string[]; cu
   ensurePrivateDir(o.dataDir);
   ensurePrivateDir(p.pkiDir);
   const now = o.clock();
-  let created = false;
   if (!fs.existsSync(p.rootCert) || !fs.existsSync(p.issuingKey)) {
     if (fs.existsSync(p.rootCert) || fs.existsSync(p.issuingCert)) {
       throw new Error(`incomplete PKI in ${p.pkiDir}: refusing to overwrite it; restore the missing files or use an empty data directory`);
@@ -100,7 +58,6 @@ export function ensurePki(o: { dataDir: string; hostnames: readonly string[]; cu
     writePublicFile(p.issuingCert, issuingCert.pem);
     // ca.pem last: its presence marks a complete PKI.
     writePublicFile(p.rootCert, rootCert.pem);
-    created = true;
     o.log.info({ rootSerial: rootCert.serial, issuingSerial: issuingCert.serial, curve: o.curve }, "created PKI");
   }
   const issuingDer = readCertDer(p.issuingCert);
@@ -114,31 +71,17 @@ export function ensurePki(o: { dataDir: string; hostnames: readonly string[]; cu
     writePublicFile(p.serverCert, cert.pem + toPem(issuingDer, "CERTIFICATE"));
     o.log.info({ serial: cert.serial, hostnames: o.hostnames, reason: why }, "issued server certificate");
   }
-  return { ...readPki(p), created };
-}
-
-function readPki(p: PkiPaths): Omit<LoadedPki, "created"> {
-  return {
-    paths: p,
-    rootDer: readCertDer(p.rootCert),
-    issuingDer: readCertDer(p.issuingCert),
-    issuingKey: crypto.createPrivateKey(fs.readFileSync(p.issuingKey)),
-    serverCertChainPem: fs.readFileSync(p.serverCert, "utf8"),
-    serverKeyPem: fs.readFileSync(p.serverKey, "utf8"),
-  };
-}
-
-/** The files a data directory holds once `gateway start` has run in it. */
-export function missingPkiFiles(dataDir: string): string[] {
-  const p = pkiPaths(dataDir);
-  return [p.rootCert, p.issuingCert, p.issuingKey, p.serverCert, p.serverKey].filter((f) => !fs.existsSync(f));
+  return loadPki(o.dataDir);
 }
 
 /**
- * Reads an existing PKI and writes nothing: no CA is created and the server
- * certificate is not re-issued (that is `gateway start`'s job). The caller
- * checks missingPkiFiles first, so a typo in --data never mints a new root.
+ * The issuing CA of a data directory. Its private key is read from the key file
+ * straight into the CA object, which never hands it out (README "Architecture").
  */
-export function loadPki(dataDir: string): LoadedPki {
-  return { ...readPki(pkiPaths(dataDir)), created: false };
+export function openCa(p: Pick<LoadedPki, "paths" | "rootDer" | "issuingDer">, o: Omit<CaOptions, "root" | "issuing">): CertificateAuthority {
+  return new CertificateAuthority({
+    ...o,
+    root: { certDer: p.rootDer },
+    issuing: { certDer: p.issuingDer, key: crypto.createPrivateKey(fs.readFileSync(p.paths.issuingKey)) },
+  });
 }

@@ -1,28 +1,13 @@
 import type { Role } from "../db/types.js";
-import { OID, ROLE_POLICY_OIDS } from "./roles.js";
+import { OID, ROLE_POLICY_OIDS } from "../pki/roles.js";
+import type { CertTemplate } from "../pki/template.js";
 
 /**
  * Certificate profiles as pure data. The profile alone decides every extension
  * of an issued certificate; nothing a CSR requests is copied (RFC 7030 §4.2.1
  * leaves the choice to the CA; RFC 5280 §4.2 defines the extensions).
  */
-export type KeyUsageName = "digitalSignature" | "keyCertSign" | "cRLSign";
-
-export interface CertTemplate {
-  readonly subjectCN: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly ca: boolean;
-  /** basicConstraints pathLenConstraint, CA certificates only. */
-  readonly pathLen?: number;
-  readonly keyUsage: readonly KeyUsageName[];
-  readonly extKeyUsage: readonly string[];
-  readonly policies: readonly string[];
-  /** CRL Distribution Point URL (RFC 5280 §4.2.1.13), end-entity certificates only. */
-  readonly crlUrl?: string;
-  readonly dnsNames?: readonly string[];
-  readonly ipAddresses?: readonly string[];
-}
+export type { CertTemplate, KeyUsageName } from "../pki/template.js";
 
 /** notBefore is backdated so a device whose clock is a little behind still accepts its certificate. */
 export const BACKDATE_MS = 5 * 60 * 1000;

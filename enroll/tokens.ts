@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import { GatewayError } from "../errors.js";
 import type { Store } from "../db/store.js";
-import { isValidName } from "./roles.js";
+import { isValidName } from "../pki/roles.js";
 import { assertDeviceName } from "./names.js";
 
 /** 32 random bytes, base64url: 256 bits, safe in HTTP Basic and CSV. */

@@ -4,8 +4,9 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import { GatewayError } from "../errors.js";
 import { openStore, type Store } from "../db/store.js";
-import { ensurePki, loadPki, missingPkiFiles, type LoadedPki } from "../enroll/pki.js";
-import { CertificateAuthority } from "../enroll/ca.js";
+import { ensurePki, openCa } from "../enroll/pki.js";
+import { loadPki, missingPkiFiles, type LoadedPki } from "../pki/data-dir-files.js";
+import type { CertificateAuthority } from "../enroll/ca.js";
 import { ensureAdminCredential } from "../enroll/credentials.js";
 
 export interface DataDir {
@@ -23,9 +24,7 @@ export function crlUrlFor(config: GatewayConfig, port: number): string {
 const dbFile = (config: GatewayConfig) => path.join(config.dataDir, "gateway.db");
 
 function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, store: Store, crlUrl?: () => string): CertificateAuthority {
-  return new CertificateAuthority({
-    root: { certDer: pki.rootDer },
-    issuing: { certDer: pki.issuingDer, key: pki.issuingKey },
+  return openCa(pki, {
     certDays: config.certDays,
     clock,
     crlUrl: crlUrl ?? (() => crlUrlFor(config, config.httpsPort)),

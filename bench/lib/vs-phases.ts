@@ -11,7 +11,7 @@ import type { MqttClient } from "mqtt";
 import * as hdr from "hdr-histogram-js";
 import { MqttConnector, type TlsSessionSlot } from "../../device-sim/connector.js";
 import { AdminApi } from "../../device-sim/admin-client.js";
-import type { PkiPaths } from "../../enroll/pki.js";
+import type { PkiPaths } from "../../pki/data-dir-files.js";
 import { cpuMicros, rssKiB } from "./proc.js";
 import { percentile, pool, sleep } from "./util.js";
 

@@ -1,4 +1,4 @@
-import { NAME_RE } from "../roles.js";
+import { NAME_RE } from "../../pki/roles.js";
 import { REVOCATION_REASONS } from "../../db/types.js";
 import { MAX_TOKEN_TTL_SECONDS } from "../tokens.js";
 

@@ -1,4 +1,5 @@
 import { GatewayError } from "../../errors.js";
+import { base64Lines } from "../../pki/der.js";
 
 /**
  * EST message bodies (RFC 7030 §4, as clarified by RFC 8951 §3): DER encoded as
@@ -39,9 +40,4 @@ export function decodeEstBody(raw: Buffer | undefined): Buffer {
 }
 
 /** base64 with a line break every 64 characters: readable by `openssl base64 -d` as well as by strict decoders. */
-export function encodeBase64(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64");
-  let out = "";
-  for (let i = 0; i < b64.length; i += 64) out += b64.slice(i, i + 64) + "\n";
-  return out;
-}
+export const encodeBase64 = (der: Uint8Array): string => base64Lines(der);

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from "fastify";
 import { GatewayError } from "../../errors.js";
 import type { Authorization } from "../enrollment.js";
-import type { HttpsPeer } from "../peer.js";
-import { isValidName } from "../roles.js";
+import type { HttpsPeer } from "../../pki/peer.js";
+import { isValidName } from "../../pki/roles.js";
 import { parseBasicAuth } from "./auth.js";
 
 /**

@@ -1,4 +1,4 @@
-import { derSequence, derTlv } from "../der.js";
+import { derSequence, derTlv } from "../../pki/der.js";
 
 /**
  * A "certs-only" PKCS#7/CMS message (RFC 7030 §4.1.3 and §4.2.3, RFC 5652 §5):

@@ -1,9 +1,10 @@
 import crypto from "node:crypto";
+import fs from "node:fs";
 import type { Deps } from "../../runtime/deps.js";
 import type { Role } from "../../db/types.js";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { CertSigner, algIdDer, cnName, keyIdentifier } from "../../enroll/ca.js";
-import { sigAlgFor } from "../../enroll/algorithms.js";
+import { CertSigner, type Issuer, makeIssuer, selfIssuer } from "../../pki/signer.js";
+import { fromPemAll } from "../../pki/der.js";
+import { pkiPaths } from "../../pki/data-dir-files.js";
 import { clientProfile, caProfile } from "../../enroll/profile.js";
 
 export interface Credential { readonly keyPem: string; readonly certPem: string; readonly serial: string; readonly privateKey: crypto.KeyObject }
@@ -11,6 +12,25 @@ export interface Credential { readonly keyPem: string; readonly certPem: string;
 export function newEcKey(curve = "prime256v1") {
   const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: curve });
   return { privateKey, spkiDer: publicKey.export({ type: "spki", format: "der" }), keyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };
+}
+
+/**
+ * The issuing CA's Issuer (name, key identifier and private key) read from a
+ * data directory's files, as anyone with the key file could. The gateway's
+ * CertificateAuthority never hands its key out; tests that must sign what the
+ * profile would not (backdated, weak-keyed, forged serials) read it here.
+ */
+export function issuingIssuer(dataDir: string): Issuer {
+  const p = pkiPaths(dataDir);
+  return makeIssuer(fromPemAll(fs.readFileSync(p.issuingCert, "utf8"))[0]!, crypto.createPrivateKey(fs.readFileSync(p.issuingKey)));
+}
+
+const signers = new Map<string, CertSigner>();
+/** A CertSigner under the issuing CA of `dataDir` (cached per directory). */
+export function issuingSigner(dataDir: string): CertSigner {
+  let s = signers.get(dataDir);
+  if (!s) signers.set(dataDir, (s = new CertSigner(issuingIssuer(dataDir))));
+  return s;
 }
 
 /**
@@ -23,7 +43,7 @@ export function issueDirect(d: Pick<Deps, "ca" | "store" | "config">, name: stri
   const k = newEcKey();
   const now = Date.now() - (o.ageDays ?? 0) * 86_400_000 + (o.notYetValidDays ?? 0) * 86_400_000;
   const t = clientProfile({ role, name, now, days: o.days ?? d.config.certDays, crlUrl: d.ca.crlUrl() });
-  const issued = new CertSigner(d.ca.issuer).sign(t, k.spkiDer);
+  const issued = issuingSigner(d.config.dataDir).sign(t, k.spkiDer);
   if (o.register !== false) {
     d.store.transaction(() => {
       if (role === "device") d.store.devices.ensure(name, Date.now());
@@ -36,11 +56,7 @@ export function issueDirect(d: Pick<Deps, "ca" | "store" | "config">, name: stri
 /** A self-contained foreign CA (not the gateway's) and the leaves it signs, e.g. a device CN the gateway never issued. */
 export function foreignCa(name = "Foreign CA") {
   const k = newEcKey();
-  const alg = sigAlgFor(k.privateKey);
-  const nm = cnName(name);
-  const signer = new CertSigner({
-    name: nm, nameDer: Buffer.from(AsnConvert.serialize(nm)), key: k.privateKey, alg, algIdDer: algIdDer(alg), ski: keyIdentifier(k.spkiDer).toString("hex"),
-  });
+  const signer = new CertSigner(selfIssuer(name, k.privateKey, k.spkiDer));
   const root = signer.sign(caProfile({ name, now: Date.now(), days: 365 }), k.spkiDer, { selfSigned: true });
   return {
     certPem: root.pem,

@@ -5,7 +5,7 @@ import path from "node:path";
 import { execFile } from "node:child_process";
 import type { TestGateway } from "./gateway.js";
 import { createToken } from "../../enroll/tokens.js";
-import { buildCsr } from "../../device-sim/csr.js";
+import { buildCsr } from "./hostile-csr.js";
 
 /**
  * Real command-line tools (curl, openssl) driven the way RFC 7030 Appendix A

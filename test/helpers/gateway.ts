@@ -7,7 +7,7 @@ import { resolveConfig, type GatewayConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
 import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
 import { initDataDir } from "../../runtime/datadir.js";
-import { pkiPaths } from "../../enroll/pki.js";
+import { pkiPaths } from "../../pki/data-dir-files.js";
 import { LogSink } from "./log-sink.js";
 
 export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../cli.js");

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import { buildCsrRaw } from "../../device-sim/csr.js";
+import { buildCsrRaw } from "./hostile-csr.js";
 
 /**
  * Keys under which signatures can be forged without any private key, and the

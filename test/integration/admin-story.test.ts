@@ -5,7 +5,7 @@ import crypto from "node:crypto";
 import { startTestGateway } from "../helpers/gateway.js";
 import { httpsRequest } from "../helpers/https.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
-import { buildCsr } from "../../device-sim/csr.js";
+import { buildCsr } from "../helpers/hostile-csr.js";
 import { attempt, connect } from "./broker-helpers.js";
 
 /**

@@ -4,7 +4,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { foreignCa, issueDirect, newEcKey, type Credential } from "../helpers/certs.js";
-import { CertSigner, makeIssuer } from "../../enroll/ca.js";
+import { CertSigner, makeIssuer } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { attempt, connect, granted, inbox, logged, until, type Attempt } from "./broker-helpers.js";

@@ -7,8 +7,8 @@ import { CLI, startTestGateway, tmpDir, type TestGateway } from "../helpers/gate
 import { httpsRequest } from "../helpers/https.js";
 import { csrFor } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fromPemAll } from "../../pki/der.js";
 import { hashToken } from "../../enroll/tokens.js";
 import { attempt, closed, connect } from "./broker-helpers.js";
 

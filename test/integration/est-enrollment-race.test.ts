@@ -5,12 +5,15 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { csrFor, token } from "../helpers/est-tools.js";
 import { openStore, type Store } from "../../db/store.js";
 import type { CertificateAuthority } from "../../enroll/ca.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fingerprint } from "../../enroll/peer.js";
-import { enroll, type Authorization } from "../../enroll/enrollment.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fingerprint } from "../../pki/peer.js";
+import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollDeps } from "../../enroll/enrollment.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { createToken, hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { isGatewayError } from "../../errors.js";
+
+/** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
+const enroll = (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);
 
 /**
  * The enrollment domain against a real SQLite file, with "another process" (a

@@ -6,15 +6,18 @@ import { foreignCa, issueDirect } from "../helpers/certs.js";
 import { basic, csrFor, run, token } from "../helpers/est-tools.js";
 import { headerNames, rawHttps, type RawHttpReply } from "../helpers/raw-https.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fromPemAll } from "../../pki/der.js";
 import { hashToken } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";
-import { buildCsr } from "../../device-sim/csr.js";
+import { buildCsr } from "../helpers/hostile-csr.js";
 import path from "node:path";
 import { openStore } from "../../db/store.js";
 import type { CertificateAuthority } from "../../enroll/ca.js";
-import { checkCredentialOrReplay, enroll, enrollOrReplay, type Authorization } from "../../enroll/enrollment.js";
+import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollDeps } from "../../enroll/enrollment.js";
+
+/** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
+const enroll = (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);
 
 /**
  * Issue 11 points 9 and 10a: what a strict third-party EST client (Cisco libest

@@ -5,10 +5,10 @@ import fs from "node:fs";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
 import { foreignCa } from "../helpers/certs.js";
 import { basic, csrFor, rawEst, refusals, token, type RawReply } from "../helpers/est-tools.js";
-import { buildCsr } from "../../device-sim/csr.js";
+import { buildCsr } from "../helpers/hostile-csr.js";
 import { EstClient } from "../../device-sim/est-client.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fromPemAll } from "../../pki/der.js";
 import { getDevice, revokeDevice } from "../../enroll/fleet.js";
 import { attempt, closed, connect } from "./broker-helpers.js";
 

@@ -4,8 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
 import { curl, ok, opensslCsr, pkcs7ToPem, token } from "../helpers/est-tools.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fromPemAll } from "../../pki/der.js";
 
 /** RFC 7030 Appendix A, with real curl and openssl against a real gateway. */
 describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {

@@ -5,9 +5,9 @@ import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.j
 import { foreignCa, issueDirect } from "../helpers/certs.js";
 import { csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
-import { breakCsrSignature } from "../../device-sim/csr.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { breakCsrSignature } from "../helpers/hostile-csr.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fromPemAll } from "../../pki/der.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 
 async function status(p: Promise<unknown>): Promise<number> {

@@ -4,9 +4,9 @@ import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { basic, csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import crypto from "node:crypto";
-import { breakCsrSignature, buildCsr } from "../../device-sim/csr.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { breakCsrSignature, buildCsr } from "../helpers/hostile-csr.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { fromPemAll } from "../../pki/der.js";
 import { hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { basic, csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
-import { buildCsr } from "../../device-sim/csr.js";
+import { buildCsr } from "../helpers/hostile-csr.js";
 import { EstClient } from "../../device-sim/est-client.js";
 import {
   ED25519_IDENTITY, ED25519_IDENTITY_P_PLUS_1, ED25519_IDENTITY_SIGNED, forgedEd25519Csr, forgedRsaE1Csr, infinityCsr,

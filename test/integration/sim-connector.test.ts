@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import tls from "node:tls";
 import { MqttConnector, secureContextFor } from "../../device-sim/connector.js";
 import { ensurePki } from "../../enroll/pki.js";
-import { toPem } from "../../enroll/der.js";
+import { toPem } from "../../pki/der.js";
 import { silentLogger } from "../../log.js";
 import { foreignCa } from "../helpers/certs.js";
 import { tmpDir } from "../helpers/gateway.js";

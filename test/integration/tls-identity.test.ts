@@ -11,10 +11,10 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, newEcKey, type Credential } from "../helpers/certs.js";
+import { issueDirect, issuingIssuer, newEcKey, type Credential } from "../helpers/certs.js";
 import { httpsRequest } from "../helpers/https.js";
 import { attempt, logged, pemFiles, run } from "./broker-helpers.js";
-import { CertSigner } from "../../enroll/ca.js";
+import { CertSigner } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import type { Role } from "../../db/types.js";
@@ -52,7 +52,7 @@ const serialBytes = (hex: string) => {
  * a self-made key (a forgery).
  */
 function mint(role: Role, name: string, serial: string, genuine = false): Credential {
-  const issuer = g.gw.deps.ca.issuer;
+  const issuer = issuingIssuer(g.dataDir);
   const signer = new CertSigner(genuine ? issuer : { ...issuer, key: newEcKey().privateKey });
   const k = newEcKey();
   const c = signer.sign(clientProfile({ role, name, now: Date.now(), days: 30, crlUrl: g.gw.deps.ca.crlUrl() }), k.spkiDer, { serial: serialBytes(serial) });

@@ -15,7 +15,7 @@ import { pemFiles, run } from "./broker-helpers.js";
 import { resolveConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
 import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
-import { pkiPaths } from "../../enroll/pki.js";
+import { pkiPaths } from "../../pki/data-dir-files.js";
 import { TLS_SESSION_SECONDS } from "../../front/tls-policy.js";
 
 let g: TestGateway;

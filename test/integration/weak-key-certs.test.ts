@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa } from "../helpers/certs.js";
+import { foreignCa, issuingSigner } from "../helpers/certs.js";
 import { csrFor, rawEst, refusals } from "../helpers/est-tools.js";
 import { rsaE1Key } from "../helpers/weak-keys.js";
-import { CertSigner, makeIssuer } from "../../enroll/ca.js";
+import { CertSigner, makeIssuer } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { attempt } from "./broker-helpers.js";
 
@@ -29,7 +29,7 @@ describe("client certificates with a degenerate key are refused at connect and a
     t = await startTestGateway({ "bootstrap-ca": `${dir}/maker.pem` });
     const d = t.gw.deps;
     const k = rsaE1Key();
-    const issued = new CertSigner(d.ca.issuer).sign(clientProfile({ role: "device", name: "dev-e1", now: Date.now(), days: 30, crlUrl: d.ca.crlUrl() }), k.spkiDer);
+    const issued = issuingSigner(t.dataDir).sign(clientProfile({ role: "device", name: "dev-e1", now: Date.now(), days: 30, crlUrl: d.ca.crlUrl() }), k.spkiDer);
     d.store.transaction(() => {
       d.store.devices.ensure("dev-e1", Date.now());
       d.store.certificates.insert({ serial: issued.serial, role: "device", name: "dev-e1", deviceId: "dev-e1", notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { admitCsr, admitKey, type CsrFacts } from "../../enroll/admission.js";
-import { isValidName, OID } from "../../enroll/roles.js";
-import { spkiFacts } from "../../enroll/spki.js";
+import { isValidName, OID } from "../../pki/roles.js";
+import { spkiFacts } from "../../pki/spki.js";
 
 const factsOf = (type: "ec" | "rsa" | "ed25519", o: object) =>
   spkiFacts((crypto.generateKeyPairSync as (t: string, o: object) => crypto.KeyPairKeyObjectResult)(type, o).publicKey.export({ type: "spki", format: "der" }))!;

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { Extension, SubjectKeyIdentifier, SubjectPublicKeyInfo, Validity, id_ce_subjectKeyIdentifier } from "@peculiar/asn1-x509";
-import { cnNameDer, skiExtensionDer, spkiKeyBits, validityDer } from "../../enroll/cert-der.js";
-import { cnName } from "../../enroll/ca.js";
+import { skiExtensionDer, spkiKeyBits, validityDer } from "../../pki/cert-der.js";
+import { cnName, cnNameDer } from "../../pki/names.js";
 
 const hex = (b: ArrayBuffer | Uint8Array) => Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString("hex");
 

@@ -5,13 +5,13 @@ import crypto from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertificationRequest, CertificationRequestInfo } from "@peculiar/asn1-csr";
 import { AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName, SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
-import { readCsr } from "../../enroll/csr-der.js";
-import { decodeOid, readTlv } from "../../enroll/der-reader.js";
-import { parseCsr } from "../../enroll/csr.js";
+import { readCsr } from "../../pki/csr-der.js";
+import { decodeOid, readTlv } from "../../pki/der-reader.js";
+import { parseCsr } from "../../pki/csr.js";
 import { admitCsr } from "../../enroll/admission.js";
-import { sigAlgFor, signBytes } from "../../enroll/algorithms.js";
-import { derBitString, derSequence } from "../../enroll/der.js";
-import { buildCsr } from "../../device-sim/csr.js";
+import { sigAlgFor, signBytes } from "../../pki/algorithms.js";
+import { derBitString, derSequence } from "../../pki/der.js";
+import { buildCsr } from "../helpers/hostile-csr.js";
 
 /** What the generic parser (@peculiar/asn1-csr) reads from a CSR: the reference for the strict reader. */
 function reference(der: Buffer) {

@@ -6,7 +6,7 @@ import { ContentInfo, SignedData, id_signedData } from "@peculiar/asn1-cms";
 import { certsOnly } from "../../enroll/est/pkcs7.js";
 import { encodeBase64 } from "../../enroll/est/body.js";
 import { certsFromPkcs7Base64 } from "../../device-sim/est-client.js";
-import { fromPemAll } from "../../enroll/der.js";
+import { fromPemAll } from "../../pki/der.js";
 import { foreignCa } from "../helpers/certs.js";
 
 describe("certs-only PKCS#7 (RFC 7030 §4.1.3, RFC 5652 §5)", () => {

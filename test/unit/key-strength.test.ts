@@ -1,8 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { ED25519_SMALL_ORDER, keyWeakness } from "../../enroll/key-strength.js";
-import { spkiFacts } from "../../enroll/spki.js";
+import { ED25519_SMALL_ORDER, keyWeakness } from "../../pki/key-strength.js";
+import { spkiFacts } from "../../pki/spki.js";
 import type { KeyFacts } from "../../enroll/admission.js";
 
 const spki = (k: crypto.KeyObject) => k.export({ type: "spki", format: "der" });

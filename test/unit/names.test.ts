@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { credentialNameRefusal, deviceNameRefusal, type NameOwners } from "../../enroll/names.js";
+import { credentialNameRefusal, deviceNameRefusal, type NameOwners } from "../../pki/principal-names.js";
 import { clientIdRefusal, takeoverRefusal, type Identity, type NameRegistry } from "../../broker/identity.js";
 import { SessionOwners } from "../../broker/session-owners.js";
 import type { Role } from "../../db/types.js";

@@ -1,5 +1,5 @@
 /**
- * HTTPS peer classification (enroll/peer.ts) is by signature, never by names:
+ * HTTPS peer classification (pki/peer.ts) is by signature, never by names:
  * the socket is a stand-in for what node:tls reports (authorized, the peer
  * certificate and its presented chain), as after a TLS 1.2 renegotiation where
  * `authorized` still describes the first handshake.
@@ -12,11 +12,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { classifyPeer, bootstrapAnchors, fingerprint, type TrustAnchors } from "../../enroll/peer.js";
+import { classifyPeer, bootstrapAnchors, fingerprint, PeerCertCache, type TrustAnchors } from "../../pki/peer.js";
 import { ensurePki } from "../../enroll/pki.js";
-import { CertSigner, algIdDer, cnName, keyIdentifier, makeIssuer } from "../../enroll/ca.js";
-import { sigAlgFor } from "../../enroll/algorithms.js";
+import { CertSigner, makeIssuer, selfIssuer } from "../../pki/signer.js";
 import { caProfile, clientProfile } from "../../enroll/profile.js";
 import type { Role } from "../../db/types.js";
 import { silentLogger } from "../../log.js";
@@ -29,8 +27,7 @@ const NOW = Date.now();
 /** A CA: its certificate and a signer with its name, key identifier and key. */
 function ca(name: string, parent?: { signer: CertSigner }) {
   const k = newEcKey();
-  const nm = cnName(name);
-  const signer = new CertSigner({ name: nm, nameDer: Buffer.from(AsnConvert.serialize(nm)), key: k.privateKey, alg: sigAlgFor(k.privateKey), algIdDer: algIdDer(sigAlgFor(k.privateKey)), ski: keyIdentifier(k.spkiDer).toString("hex") });
+  const signer = new CertSigner(selfIssuer(name, k.privateKey, k.spkiDer));
   const cert = (parent?.signer ?? signer).sign(caProfile({ name, now: NOW, days: 30 }), k.spkiDer, { selfSigned: !parent });
   return { signer, der: cert.der, key: k.privateKey };
 }
@@ -49,8 +46,9 @@ function socket(chain: Buffer[]): TLSSocket {
   } as unknown as TLSSocket;
 }
 
-const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, pki.issuingKey));
-const forger = new CertSigner({ ...makeIssuer(pki.issuingDer, pki.issuingKey), key: newEcKey().privateKey });
+const issuingKey = crypto.createPrivateKey(fs.readFileSync(pki.paths.issuingKey));
+const issuingSigner = new CertSigner(makeIssuer(pki.issuingDer, issuingKey));
+const forger = new CertSigner({ ...makeIssuer(pki.issuingDer, issuingKey), key: newEcKey().privateKey });
 const maker = ca("Maker Root");
 const makerSub = ca("Maker Sub", maker);
 const anchors = (bootstrap: Buffer[] = [maker.der]): TrustAnchors => ({ issuing: new crypto.X509Certificate(pki.issuingDer), bootstrap: bootstrapAnchors(bootstrap) });
@@ -91,4 +89,22 @@ test("bootstrap: an intermediate that the anchor did not sign, or that is not a 
 
 test("no bootstrap anchors configured: a manufacturer chain is untrusted", () => {
   assert.equal(classifyPeer(socket([leaf(maker.signer, "m7"), maker.der]), anchors([])).kind, "untrusted");
+});
+
+test("one classification for both listeners: the HTTPS classification and the MQTT lookup agree and, given one cache, share its entry, keyed by the whole certificate", () => {
+  const verdicts = new PeerCertCache(pki.issuingDer);
+  const withCache: TrustAnchors = { ...anchors(), verdicts };
+  const real = leaf(issuingSigner, "d9");
+  const twin = leaf(forger, "d9");
+  const https = classifyPeer(socket([real, pki.issuingDer, pki.rootDer]), withCache);
+  assert.equal(https.kind, "gateway");
+  assert.equal(verdicts.size, 1);
+  const mqtt = verdicts.lookup(socket([real, pki.issuingDer, pki.rootDer]));
+  assert.equal(verdicts.size, 1, "the second listener hit the same entry");
+  assert.equal(mqtt?.issuedByIssuingCa, true);
+  assert.equal(https.kind === "gateway" && https.fingerprint, mqtt?.fingerprint);
+  // A forged twin (same names, same CN) is its own certificate with its own verdict.
+  assert.equal(classifyPeer(socket([twin, pki.issuingDer, pki.rootDer]), withCache).kind, "untrusted");
+  assert.equal(verdicts.size, 2);
+  assert.equal(verdicts.lookup(socket([twin, pki.issuingDer, pki.rootDer]))?.issuedByIssuingCa, false);
 });

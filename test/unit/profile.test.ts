@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { X509Certificate as NodeX509 } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { CertificateAuthority, CertSigner, makeIssuer, randomSerial } from "../../enroll/ca.js";
+import { CertificateAuthority } from "../../enroll/ca.js";
+import { CertSigner, makeIssuer, randomSerial } from "../../pki/signer.js";
 import { caProfile, clientProfile, BACKDATE_MS } from "../../enroll/profile.js";
-import { parseCsr } from "../../enroll/csr.js";
+import { parseCsr } from "../../pki/csr.js";
 import { admitCsr } from "../../enroll/admission.js";
-import { buildCsr, breakCsrSignature } from "../../device-sim/csr.js";
-import { certFacts } from "../../enroll/cert-info.js";
-import { ROLE_POLICY_OIDS } from "../../enroll/roles.js";
+import { buildCsr, breakCsrSignature } from "../helpers/hostile-csr.js";
+import { certFacts } from "../../pki/cert-facts.js";
+import { ROLE_POLICY_OIDS } from "../../pki/roles.js";
 import { foreignCa, newEcKey } from "../helpers/certs.js";
 
 /** A throwaway CA built with the same code the gateway uses, no files or DB. */
@@ -45,7 +46,7 @@ test("a CSR asking for CA:TRUE and keyCertSign still gets CA:FALSE and digitalSi
   assert.deepEqual([...eku.usages], ["1.3.6.1.5.5.7.3.2"]);
   assert.equal(cert.subject, "CN=dev-1");
   assert.ok(cert.getExtension(x509.SubjectKeyIdentifierExtension));
-  assert.equal(cert.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId, ca.issuer.ski);
+  assert.equal(cert.getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId, ca.keyId);
   const cdp = cert.getExtension(x509.CRLDistributionPointsExtension)!;
   assert.equal(cdp.distributionPoints[0]!.distributionPoint!.fullName![0]!.uniformResourceIdentifier, "https://gw.example:8443/crl");
   assert.equal(certFacts(issued.der).role, "device");

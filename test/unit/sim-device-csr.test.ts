@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { buildDeviceCsr, newDeviceKey } from "../../device-sim/device-csr.js";
-import { buildCsr } from "../../device-sim/csr.js";
-import { parseCsr } from "../../enroll/csr.js";
+import { buildCsr } from "../helpers/hostile-csr.js";
+import { parseCsr } from "../../pki/csr.js";
 import { admitCsr } from "../../enroll/admission.js";
 
 /** The DER of a TLV's header length at `off`. */

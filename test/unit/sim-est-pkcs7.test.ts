@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import * as x509 from "@peculiar/x509";
 import { certsFromPkcs7Base64 } from "../../device-sim/est-client.js";
 import { certsOnly } from "../../enroll/est/pkcs7.js";
-import { fromPemAll } from "../../enroll/der.js";
-import { derSequence, derTlv } from "../../enroll/der.js";
+import { fromPemAll } from "../../pki/der.js";
+import { derSequence, derTlv } from "../../pki/der.js";
 import { foreignCa } from "../helpers/certs.js";
 
 test("EST client PKCS#7 reader: same certificates, same PEM as @peculiar/x509", () => {

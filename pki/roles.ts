@@ -1,4 +1,5 @@
-import type { Role } from "../db/types.js";
+/** Who a certificate speaks for (README "Architecture", roles). The registry stores the same names. */
+export type Role = "device" | "service" | "admin";
 
 /**
  * The role travels in the certificate as a certificate policy OID that only the

@@ -1,19 +1,15 @@
 import { derSequence, derTlv } from "./der.js";
 import { children, readWhole } from "./der-reader.js";
 
+export { cnNameDer } from "./names.js";
+
 /**
  * Direct DER encoders for the parts of a certificate that change with every
- * issuance (subject, validity, subject key identifier), byte for byte what
+ * issuance (validity, subject key identifier), byte for byte what
  * @peculiar/asn1-x509 produces (test/unit/cert-der.test.ts checks it), at a
  * fraction of the cost: issuance runs once per enrollment.
  */
-const OID_CN = Buffer.from("0603550403", "hex"); // 2.5.4.3
 const OID_SKI = Buffer.from("0603551d0e", "hex"); // 2.5.29.14
-
-/** Name with one RDN, CN as UTF8String (RFC 5280 §4.1.2.6, §4.1.2.4: UTF8String for new certificates). */
-export function cnNameDer(cn: string): Buffer {
-  return derSequence(derTlv(0x31, derSequence(OID_CN, derTlv(0x0c, Buffer.from(cn, "utf8")))));
-}
 
 const two = (n: number) => (n < 10 ? `0${n}` : String(n));
 

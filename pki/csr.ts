@@ -1,15 +1,24 @@
 import crypto from "node:crypto";
 import { GatewayError } from "../errors.js";
-import type { CsrFacts } from "./admission.js";
 import { SIG_ALGS, verifyBytes } from "./algorithms.js";
 import { readCsr } from "./csr-der.js";
 import { keyWeakness } from "./key-strength.js";
-import { importSpki, spkiFacts } from "./spki.js";
+import { type KeyFacts, importSpki, spkiFacts } from "./spki.js";
+
+/** What a CSR says, for the admission policy (enroll/admission.ts). */
+export interface CsrFacts {
+  /** Subject attributes in order, as (OID, string value). */
+  readonly subject: ReadonlyArray<{ readonly type: string; readonly value: string }>;
+  readonly key: KeyFacts;
+  readonly signatureAlgorithmSupported: boolean;
+  readonly signatureValid: boolean;
+}
 
 export interface ParsedCsr {
   readonly facts: CsrFacts;
   /** DER SubjectPublicKeyInfo, copied into the certificate unchanged. */
   readonly spkiDer: Buffer;
+  /** The imported key: redelivery (enroll/redelivery.ts) matches it against certificates already issued. */
   readonly publicKey: crypto.KeyObject;
 }
 

@@ -17,11 +17,16 @@ export function derTlv(tag: number, ...parts: Uint8Array[]): Buffer {
 export const derSequence = (...parts: Uint8Array[]): Buffer => derTlv(0x30, ...parts);
 export const derBitString = (bytes: Uint8Array): Buffer => derTlv(0x03, Buffer.from([0]), bytes);
 
-export function toPem(der: Uint8Array, label: string): string {
+/** base64 with a line break after every 64 characters (RFC 7468 §2), as PEM and EST bodies carry it. */
+export function base64Lines(der: Uint8Array): string {
   const b64 = Buffer.from(der).toString("base64");
-  let body = "";
-  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
-  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+  let out = "";
+  for (let i = 0; i < b64.length; i += 64) out += `${b64.slice(i, i + 64)}\n`;
+  return out;
+}
+
+export function toPem(der: Uint8Array, label: string): string {
+  return `-----BEGIN ${label}-----\n${base64Lines(der)}-----END ${label}-----\n`;
 }
 
 /** All DER blocks with the given label, in order (for PEM bundles). */

@@ -1,5 +1,4 @@
 import crypto from "node:crypto";
-import type { KeyFacts } from "./admission.js";
 import { children, decodeOid, readTlv, readWhole, type Tlv } from "./der-reader.js";
 
 /**
@@ -17,6 +16,20 @@ import { children, decodeOid, readTlv, readWhole, type Tlv } from "./der-reader.
  * imports check that the point is on the curve (test/unit/spki.test.ts).
  * Everything else takes the generic path. Throws when the key is unusable.
  */
+/** What kind of public key it is, with the material key-strength.ts judges. */
+export interface KeyFacts {
+  readonly type: string;
+  /** OpenSSL curve name for EC keys (prime256v1, secp384r1, ...). */
+  readonly curve?: string;
+  readonly bits?: number;
+  /** RSA public exponent. */
+  readonly exponent?: bigint;
+  /** RSA: whether the modulus is odd. */
+  readonly modulusOdd?: boolean;
+  /** EC: the SEC1 point octets (RFC 5480 §2.2); Ed25519: the 32-octet encoding (RFC 8032 §5.1.2). */
+  readonly point?: Uint8Array;
+}
+
 const OID_RSA = "1.2.840.113549.1.1.1";
 const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const OID_ED25519 = "1.3.101.112";

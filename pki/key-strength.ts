@@ -1,6 +1,5 @@
 import crypto from "node:crypto";
-import type { KeyFacts } from "./admission.js";
-import { certificateSpki, spkiFacts } from "./spki.js";
+import { type KeyFacts, certificateSpki, spkiFacts } from "./spki.js";
 
 /**
  * Public keys whose signatures prove nothing. A CSR's signature is its proof of

@@ -2,10 +2,10 @@ import crypto from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { CertificationRequestInfo, Attributes } from "@peculiar/asn1-csr";
 import { AlgorithmIdentifier, Attribute, AttributeTypeAndValue, AttributeValue, RelativeDistinguishedName, BasicConstraints, Extension, Extensions, KeyUsage, KeyUsageFlags, SubjectPublicKeyInfo, id_ce_basicConstraints, id_ce_keyUsage } from "@peculiar/asn1-x509";
-import { sigAlgFor, signBytes } from "../enroll/algorithms.js";
-import { cnName } from "../enroll/ca.js";
-import { derBitString, derSequence, toArrayBuffer } from "../enroll/der.js";
-import { OID } from "../enroll/roles.js";
+import { sigAlgFor, signBytes } from "../../pki/algorithms.js";
+import { cnName } from "../../pki/names.js";
+import { derBitString, derSequence, toArrayBuffer } from "../../pki/der.js";
+import { OID } from "../../pki/roles.js";
 
 export interface CsrParams {
   /** Subject CN; the gateway requires exactly CN=<deviceId>. */

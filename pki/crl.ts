@@ -1,12 +1,15 @@
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import {
-  AlgorithmIdentifier, AuthorityKeyIdentifier, CRLNumber, CRLReason, CRLReasons, Extension, KeyIdentifier,
+  AlgorithmIdentifier, AuthorityKeyIdentifier, CRLNumber, CRLReason, CRLReasons, KeyIdentifier,
   RevokedCertificate, TBSCertList, Time, Version, id_ce_authorityKeyIdentifier, id_ce_cRLNumber, id_ce_cRLReasons,
 } from "@peculiar/asn1-x509";
-import type { RevocationReason } from "../db/types.js";
 import { signBytes } from "./algorithms.js";
-import type { Issuer } from "./ca.js";
+import type { Issuer } from "./signer.js";
+import { extension } from "./names.js";
 import { derBitString, derSequence } from "./der.js";
+
+/** RFC 5280 §5.3.1 reason codes the gateway records (the registry stores the same names). */
+export type RevocationReason = "unspecified" | "keyCompromise" | "superseded" | "cessationOfOperation";
 
 export interface CrlEntry {
   readonly serial: string;
@@ -24,7 +27,7 @@ const REASONS: Record<RevocationReason, CRLReasons> = {
 /** How long a CRL is good for; relying parties fetch a new one by nextUpdate. */
 export const CRL_LIFETIME_MS = 24 * 3600 * 1000;
 
-const ext = (id: string, value: object) => new Extension({ extnID: id, critical: false, extnValue: new OctetString(AsnConvert.serialize(value)) });
+const ext = (id: string, value: object) => extension(id, false, value);
 
 /**
  * A v2 CRL (RFC 5280 §5) signed by the issuing CA, with the AKI and CRL number
