@@ -21,7 +21,7 @@ import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";
-import { breakSyncRelease } from "../broker/overload.js";
+import { breakSyncRelease } from "../broker/internals.js";
 
 const SECONDS = 12;
 const guard = process.argv.includes("--guard");

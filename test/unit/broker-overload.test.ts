@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Aedes } from "aedes";
-import { breakSyncRelease } from "../../broker/overload.js";
+import { breakSyncRelease } from "../../broker/internals.js";
 
 interface Router {
   length: number;
