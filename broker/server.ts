@@ -24,6 +24,8 @@ import { refuseRenegotiation, tlsServerPolicy } from "../front/tls-policy.js";
 export interface BrokerOptions {
   /** How often the revocation log is read (default 100 ms). */
   readonly revocationPollMs?: number;
+  /** Router backlog (queued messages) above which client QoS 0 publishes are shed (default 10,000). */
+  readonly maxRoutingBacklog?: number;
 }
 
 export interface BrokerHandle {
@@ -79,11 +81,12 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   await broker.listen();
   storeOnlyGranted(broker);
   log.debug({ guard: breakSyncRelease(broker) }, "router recursion guard installed");
+  const maxBacklog = opts.maxRoutingBacklog ?? MAX_ROUTING_BACKLOG;
   gatePublish(broker, {
-    maxBacklog: MAX_ROUTING_BACKLOG,
+    maxBacklog,
     onShed: () => {
       metrics.messagesDropped.inc({ reason: "overload" });
-      throttle.warn("overload", { code: "FG_MQTT_OVERLOADED", maxBacklog: MAX_ROUTING_BACKLOG }, "router backlog full; shedding QoS 0 publishes");
+      throttle.warn("overload", { code: "FG_MQTT_OVERLOADED", maxBacklog }, "router backlog full; shedding QoS 0 publishes");
     },
   });
   muteSysAnnouncements(broker, () => sessions.sysWatchers > 0);
