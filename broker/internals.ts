@@ -38,7 +38,7 @@ export function internalsMismatches(installed: InstalledVersions, expected = WRI
   for (const [name, want] of Object.entries(expected)) {
     const have = installed[name as keyof InstalledVersions];
     if (typeof want === "string") {
-      if (have !== want) out.push(`${name} ${have ?? "(not found)"} is installed, broker/internals.ts was written for ${want}`);
+      if (have !== want) out.push(`${name} ${have || "(not found)"} is installed, broker/internals.ts was written for ${want}`);
     } else if (!want.includes(Number(String(have).split(".")[0]))) {
       out.push(`${name} ${have} is running, broker/internals.ts was written for major ${want.join(", ")}`);
     }
