@@ -116,7 +116,6 @@ interface Router {
   _matcher: { match(topic: string): Listener[] };
   _parallel(that: Router, listeners: Listener[], message: unknown, done: unknown): void;
   _do(message: { topic: string }, done: unknown): Router;
-  on(topic: string, fn: Listener, done?: () => void): unknown;
 }
 interface BrokerInternals {
   id: string;
@@ -135,48 +134,32 @@ const MAX_SYNC_DEPTH = 32;
  * plus two rules: a message NO listener matches completes on a later turn (as
  * every message with a subscriber does: aedes delivers with setImmediate), and at
  * most MAX_SYNC_DEPTH dispatches nest on one stack. Messages with subscribers pay
- * an increment and a decrement. If the router's internals are not the expected
- * ones, falls back to a catch-all listener that completes every message on a
- * later turn: the same protection at the cost of a match and a deferred callback.
+ * an increment and a decrement. Throws if the router is not mqemitter 7's
+ * (checkInternals has refused other versions before this runs).
  */
-export function breakSyncRelease(broker: Aedes): "dispatch" | "listener" {
+export function breakSyncRelease(broker: Aedes): "dispatch" {
   const mq = internals(broker).mq;
-  if (typeof mq._do === "function" && typeof mq._parallel === "function" && typeof mq._matcher?.match === "function" && typeof mq.current === "number") {
-    let depth = 0;
-    const run = (router: Router, listeners: Listener[], message: unknown, done: unknown) => {
-      depth++;
-      try {
-        router._parallel(router, listeners, message, done);
-      } finally {
-        depth--;
-      }
-    };
-    mq._do = function boundedDo(this: Router, message: { topic: string }, done: unknown): Router {
-      this._doing = true;
-      const listeners = this._matcher.match(message.topic);
-      this.current++;
-      if (listeners.length === 0 || depth >= MAX_SYNC_DEPTH) setImmediate(run, this, listeners, message, done);
-      else run(this, listeners, message, done);
-      return this;
-    };
-    return "dispatch";
+  if (!(typeof mq._do === "function" && typeof mq._parallel === "function" && typeof mq._matcher?.match === "function" && typeof mq.current === "number")) {
+    throw new Error("aedes' router is not mqemitter 7: its dispatch (_do) cannot be guarded");
   }
-  let pending: (() => void)[] = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    const due = pending;
-    pending = [];
-    for (const cb of due) cb();
-  };
-  mq.on("#", function releaseAsync(_packet, cb) {
-    pending.push(cb);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
+  let depth = 0;
+  const run = (router: Router, listeners: Listener[], message: unknown, done: unknown) => {
+    depth++;
+    try {
+      router._parallel(router, listeners, message, done);
+    } finally {
+      depth--;
     }
-  });
-  return "listener";
+  };
+  mq._do = function boundedDo(this: Router, message: { topic: string }, done: unknown): Router {
+    this._doing = true;
+    const listeners = this._matcher.match(message.topic);
+    this.current++;
+    if (listeners.length === 0 || depth >= MAX_SYNC_DEPTH) setImmediate(run, this, listeners, message, done);
+    else run(this, listeners, message, done);
+    return this;
+  };
+  return "dispatch";
 }
 
 /** Messages queued in the router (mqemitter's `length`): the backlog QoS 0 shedding watches. */
