@@ -10,7 +10,7 @@ import tls from "node:tls";
 import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
 import { issueDirect, type Credential } from "../helpers/certs.js";
 import { revokeDevice } from "../../enroll/fleet.js";
-import { attempt, closed, connect, granted, inbox, logged, until } from "./broker-helpers.js";
+import { attempt, closed, connect, granted, inbox, logged } from "./broker-helpers.js";
 
 async function metric(g: TestGateway, re: RegExp): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${g.gw.metricsPort}/metrics`)).text();
@@ -59,6 +59,15 @@ function stalledSubscriber(g: TestGateway, c: Credential, clientId: string, filt
     s.on("data", onData);
     s.on("error", reject);
   });
+}
+
+/** Polls an async condition; rejects after `ms` (a test timeout, not a timing assertion). */
+async function poll(fn: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 const LARGE = Buffer.alloc(16 * 1024, 0x61);
@@ -141,6 +150,39 @@ test("client QoS 0 publishes are shed and counted while the router backlog is ov
     dev.end(true);
   } finally {
     slow?.destroy();
+    await g.close();
+  }
+});
+
+test("the connection gauge counts live sessions only and returns to exactly 0 (refused, revoked, hung up, taken over, closed)", async () => {
+  const g = await startTestGateway();
+  try {
+    const gauge = () => metric(g, /^gateway_mqtt_connections (-?\d+)/m);
+    const a = await connect(g, issueDirect(g.gw.deps, "gauge-a"), "gauge-a");
+    const bCred = issueDirect(g.gw.deps, "gauge-b");
+    const b = await connect(g, bCred, "gauge-b");
+    const s = await connect(g, issueDirect(g.gw.deps, "svc-gauge", { role: "service" }), "svc-gauge-1");
+    assert.equal(await gauge(), 3);
+    // Refused at CONNECT (a device may only use its own id): never counted.
+    const refused = await attempt(g, bCred, "someone-else");
+    assert.notDeepEqual(refused.kind === "connack" ? refused.code : refused.kind, 0);
+    // The same device connecting again replaces its session [MQTT-3.1.4-2]: still one.
+    const bClosed = closed(b, 10_000);
+    const b2 = await connect(g, bCred, "gauge-b");
+    await bClosed;
+    await poll(async () => (await gauge()) === 3, "gauge at 3 after the takeover");
+    // Revoked, hung up without DISCONNECT, closed normally.
+    const aClosed = closed(a, 10_000);
+    revokeDevice(g.gw.deps, "gauge-a", "keyCompromise", "test");
+    await aClosed;
+    (b2.stream as tls.TLSSocket).destroy();
+    await s.endAsync();
+    let last = -1;
+    await poll(async () => (last = await gauge()) === 0, "gauge back at 0");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await gauge(), 0, `gauge stays at 0 (was ${last})`);
+    b2.end(true);
+  } finally {
     await g.close();
   }
 });
