@@ -75,7 +75,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     drainTimeout: DRAIN_TIMEOUT_MS,
     // Time from TLS established to CONNECT; front/guard.ts also bounds it until CONNACK 0.
     connectTimeout: limits.handshakeTimeoutMs,
-    // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
+    // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in Connection.forward.
     maxInflightInbound: limits.maxInflight,
   });
   await broker.listen();
