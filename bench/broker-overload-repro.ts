@@ -5,7 +5,7 @@
  * Plain aedes over TLS (the gateway's PKI, no hooks); 50 devices publish QoS 0
  * flat out from a separate process to one wildcard subscriber; the subscriber
  * leaves mid-flood. mqemitter's backlog now holds messages nobody listens to,
- * and draining it recurses (see broker/overload.ts): the process dies with
+ * and draining it recurses (see broker/internals.ts): the process dies with
  * `RangeError: Maximum call stack size exceeded` within seconds. With --guard,
  * the gateway's breakSyncRelease() is installed and the same run survives.
  */
@@ -21,7 +21,7 @@ import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
 import { issueDirect } from "../test/helpers/certs.js";
 import { tmpDir } from "../test/helpers/gateway.js";
-import { breakSyncRelease } from "../broker/overload.js";
+import { breakSyncRelease } from "../broker/internals.js";
 
 const SECONDS = 12;
 const guard = process.argv.includes("--guard");

@@ -1,37 +1,16 @@
 import type { AedesOptions, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription } from "aedes";
-import type { Store } from "../db/store.js";
-import type { CertStanding } from "../db/types.js";
-import type { Limits } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
-import { aclFor } from "./acl.js";
-import { clientIdRefusal, identify, principalOf, registryRefusal, takeoverRefusal, who, type NameRegistry, type Refusal } from "./identity.js";
-import type { SessionOwners } from "./session-owners.js";
-import { PublishLimiter } from "./limits.js";
+import { who, type Refusal } from "./identity.js";
+import { brokerOf, markDropped, persistenceOf } from "./internals.js";
+import { Connection } from "./connection.js";
 import type { LogThrottle } from "./log-throttle.js";
-import type { Presence } from "./presence.js";
-import type { Sessions, ClientState } from "./sessions.js";
 
 export interface HookContext {
-  readonly store: Store;
-  /** The registry standing of a certificate serial (standing-cache.ts in front of SQLite). */
-  readonly standing: (serial: string) => CertStanding | undefined;
-  readonly clock: () => number;
   readonly log: Logger;
   readonly throttle: LogThrottle;
   readonly metrics: Metrics;
-  readonly limits: Limits;
-  readonly sessions: Sessions;
-  readonly presence: Presence;
-  /** Publishes to acknowledge but not route (see overload.ts gatePublish). */
-  readonly drops: WeakSet<object>;
-  /** Subscriptions authorizeSubscribe granted: the only ones a persistent session stores (subscription-store.ts). */
-  readonly granted: WeakSet<object>;
-  readonly closing: () => boolean;
-  /** Who holds a name: device ids and credential names share one name space. */
-  readonly names: NameRegistry;
-  readonly sessionOwners: SessionOwners;
 }
 
 type Hooks = Required<Pick<AedesOptions, "preConnect" | "authenticate" | "authorizePublish" | "authorizeSubscribe" | "authorizeForward">>;
@@ -44,17 +23,19 @@ function connectError(code: ErrorCode, reason: string) {
 }
 
 /**
- * Thin adapters from aedes' hook signatures to the pure policies (identity.ts,
- * acl.ts, limits.ts). They translate, count and log; they decide nothing.
+ * Thin adapters from aedes' hook signatures to the connection's owner
+ * (connection.ts), which holds the state and calls the pure policies. They look
+ * the Connection up, translate its answer into aedes' callback, and log
+ * refusals; they decide nothing.
  */
 export function createHooks(ctx: HookContext): Hooks {
-  const { sessions, metrics, limits, throttle } = ctx;
+  const { metrics, throttle } = ctx;
   // The child for the common case, resolved once: inc({ result }) hashes its labels on every call.
   const accepted = metrics.connects.labels({ result: "accepted" });
 
-  function refuse(client: Client, st: ClientState | undefined, r: Refusal, callback: (e: never, ok: null) => void): void {
+  function refuse(client: Client, conn: Connection | undefined, r: Refusal, callback: (e: never, ok: null) => void): void {
     metrics.connects.inc({ result: r.code });
-    const f = st?.cert?.facts;
+    const f = conn?.cert?.facts;
     const id = f?.role === undefined ? undefined : { role: f.role, name: f.commonName, serial: f.serial };
     throttle.info(`connect:${r.code}`, {
       code: r.code, reason: r.reason, clientId: client.id, serial: f?.serial, ...who(id),
@@ -62,174 +43,72 @@ export function createHooks(ctx: HookContext): Hooks {
     callback(connectError(r.code, r.reason) as never, null);
   }
 
-  /** Acknowledge-and-drop: the client gets its normal ack, nothing is routed or retained. */
-  function drop(packet: object, st: ClientState, reason: string, code: ErrorCode, topic: string): void {
-    ctx.drops.add(packet);
-    metrics.messagesDropped.inc({ reason });
-    const id = st.identity;
-    throttle.info(`drop:${reason}:${id?.serial}`, { code, reason, topic, clientId: st.client?.id, ...who(id) }, "publish dropped");
-  }
-
   function forgetStored(client: Client, filter: string): void {
-    const { persistence } = (client as unknown as { broker: { persistence: { removeSubscriptions(c: { id: string }, topics: string[]): Promise<void> } } }).broker;
-    persistence.removeSubscriptions(client, [filter]).catch((err: unknown) =>
+    persistenceOf<{ removeSubscriptions(c: { id: string }, topics: string[]): Promise<void> }>(brokerOf(client)).removeSubscriptions(client, [filter]).catch((err: unknown) =>
       ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id }, "cannot remove a refused subscription from the session store"));
   }
 
   /** Runs the publish's remaining steps (PUBACK, routing) once a held publish is released. */
   function release(client: Client, callback: (err: Error | null) => void): void {
     // Closed meanwhile (revoked, kicked, hung up): it was never acknowledged, so nothing is lost.
-    if (client.closed) return;
-    const st = sessions.get(client);
-    if (st?.revoked) return;
+    if (client.closed || Connection.of(client)?.revoked) return;
     metrics.messagesIn.inc();
     callback(null);
   }
 
   return {
     preConnect(client: Client, packet: ConnectPacket, callback) {
-      const st = sessions.get(client);
-      if (!st) return callback(new Error("connection without TLS state"), false);
-      st.willTopic = packet.will?.topic;
-      st.connect = packet;
+      const conn = Connection.of(client);
+      if (!conn) return callback(new Error("connection without TLS state"), false);
+      conn.connecting(packet);
       callback(null, true);
     },
 
     authenticate(client: Client, _username, _password, callback) {
       // Username and password are ignored: the certificate alone says who this is.
-      const st = sessions.get(client);
-      if (ctx.closing()) return refuse(client, st, { ok: false, code: "FG_MQTT_SHUTTING_DOWN", reason: "gateway is shutting down" }, callback);
-      const r = identify(st?.cert, ctx.clock());
-      if (!r.ok || !st) return refuse(client, st, r.ok ? { ok: false, code: "FG_MQTT_NO_CERT", reason: "no TLS state" } : r, callback);
-      const id = r.identity;
-      // A clientId belongs to one principal; a live session is never taken over by another ([MQTT-3.1.4-2]).
-      const bound = clientIdRefusal(id, client.id, ctx.names);
-      if (bound) return refuse(client, st, bound, callback);
-      const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id];
-      const taken = holder && holder !== client ? takeoverRefusal(id, sessions.get(holder)?.identity, client.id) : undefined;
-      if (taken) return refuse(client, st, taken, callback);
-      // Checked on every CONNECT, resumed TLS sessions included (a ticket outlives a revocation).
-      const reg = registryRefusal(id, ctx.standing(id.serial));
-      if (reg) return refuse(client, st, reg, callback);
-      const acl = aclFor(id);
-      const will = st.willTopic === undefined ? undefined : acl.publish(st.willTopic);
-      if (will && !will.allow) {
-        metrics.aclDenials.inc({ action: "will", reason: will.reason });
-        return refuse(client, st, { ok: false, code: "FG_MQTT_WILL_DENIED", reason: `will topic ${JSON.stringify(st.willTopic)} is not allowed` }, callback);
-      }
-      // Session state another principal left under this clientId is not inherited [MQTT-3.1.2-6].
-      const packet = st.connect;
-      st.connect = undefined;
-      if (packet && ctx.sessionOwners.claim(client.id, principalOf(id), client.id === id.name, packet.clean !== false)) {
-        packet.clean = true;
-        client.clean = true;
-        ctx.log.info({ code: "FG_MQTT_CLIENTID_TAKEN", clientId: client.id, serial: id.serial, deviceId: id.role === "device" ? id.name : undefined }, "session state of another principal under this clientId discarded");
-      }
-      st.identity = id;
-      st.acl = acl;
-      sessions.register(client, st);
-      if (id.role === "device") ctx.presence.online(id.name, id.serial);
+      const conn = Connection.of(client);
+      if (!conn) return refuse(client, conn, { ok: false, code: "FG_MQTT_NO_CERT", reason: "no TLS state" }, callback);
+      const r = conn.admit(client);
+      if (!r.ok) return refuse(client, conn, r, callback);
       accepted.inc();
-      metrics.connections.inc();
+      const id = conn.identity!;
       ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
       callback(null, true);
     },
 
     authorizePublish(client: Client | null, packet: PublishPacket, callback) {
-      const st = sessions.get(client);
-      if (!st?.acl || st.revoked) {
-        // No client (an orphaned will) or a revoked session: nothing it says is routed.
-        // A publish still arriving on a revoked connection is refused before its
-        // PUBACK (the connection is closing anyway), never acknowledged and dropped.
-        if (st && client && !client.closed) return callback(new GatewayError(st.identity?.role === "device" ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED"));
-        if (st) drop(packet, st, "revoked", "FG_DEVICE_REVOKED", packet.topic);
-        else ctx.drops.add(packet);
+      const conn = Connection.of(client);
+      // No client: an orphaned will; nothing it says is routed.
+      if (!conn) {
+        markDropped(packet);
         return callback(null);
       }
-      const d = st.acl.publish(packet.topic);
-      if (!d.allow) {
-        metrics.aclDenials.inc({ action: "publish", reason: d.reason });
-        drop(packet, st, "acl", "FG_ACL_PUBLISH_DENIED", packet.topic);
+      const out = conn.publish(packet);
+      if (out === "ok") {
+        metrics.messagesIn.inc();
         return callback(null);
       }
-      // A will is published while the client closes; it was checked at CONNECT and is not rate limited.
-      if (!client!.closed) {
-        const now = ctx.clock();
-        const id = st.identity!;
-        const v = (st.limiter ??= new PublishLimiter(limits.publishRate, limits.publishBurst, limits.publishAbuseSeconds * 1000, now)).check(now, packet.qos > 0);
-        if (v === "abuse") {
-          metrics.messagesDropped.inc({ reason: "rate_limit" });
-          ctx.log.warn({ code: "FG_MQTT_PUBLISH_RATE", clientId: client!.id, ...who(id) }, "publish rate exceeded persistently; disconnecting");
-          // Refused before its PUBACK: the client knows this message was not taken.
-          return callback(new GatewayError("FG_MQTT_PUBLISH_RATE"));
-        }
-        if (v === "drop") {
-          // QoS 0 is at most once: over the rate it is dropped (and counted).
-          drop(packet, st, "rate_limit", "FG_MQTT_PUBLISH_RATE", packet.topic);
-          return callback(null);
-        }
-        if (id.role === "device") ctx.presence.touch(id.name);
-        if (v !== "ok") {
-          // QoS 1/2 over the rate: held, with its PUBACK, until the bucket refills.
-          // aedes reads no more from this socket meanwhile, so TCP slows the client down.
-          metrics.publishThrottled.inc();
-          throttle.info(`throttle:${id.serial}`, { code: "FG_MQTT_PUBLISH_RATE", topic: packet.topic, waitMs: v, clientId: client!.id, ...who(id) }, "publish rate exceeded; holding the client's publishes");
-          setTimeout(release, v, client!, callback).unref(); // the socket keeps the process alive, not a held publish
-          return;
-        }
-      }
-      metrics.messagesIn.inc();
-      callback(null);
+      if (out === "dropped") return callback(null);
+      if ("refuse" in out) return callback(new GatewayError(out.refuse));
+      // Held with its PUBACK: aedes reads no more from this socket meanwhile, so TCP slows the client down.
+      setTimeout(release, out.hold, client!, callback).unref(); // the socket keeps the process alive, not a held publish
     },
 
     authorizeSubscribe(client: Client, sub: Subscription, callback) {
-      const st = sessions.get(client);
-      if (!st?.acl || st.revoked) return callback(null, null);
-      const d = st.acl.subscribe(sub.topic);
-      const id = st.identity!;
-      const subs = (st.subscriptions ??= []);
-      let code: ErrorCode | undefined;
-      if (!d.allow) {
-        code = "FG_ACL_SUBSCRIBE_DENIED";
-        metrics.aclDenials.inc({ action: "subscribe", reason: d.reason });
-        throttle.info(`sub:${id.serial}`, { code, reason: d.reason, filter: sub.topic, clientId: client.id, ...who(id) }, "subscription denied");
-      } else if (!subs.includes(sub.topic) && subs.length >= limits.maxSubscriptions) {
-        // Counts what this session holds: granted filters, those restored from a persistent session included.
-        code = "FG_MQTT_TOO_MANY_SUBSCRIPTIONS";
-        metrics.aclDenials.inc({ action: "subscribe", reason: "too_many_subscriptions" });
-        throttle.info(`sub:${id.serial}`, { code, filter: sub.topic, max: limits.maxSubscriptions, clientId: client.id, ...who(id) }, "subscription denied");
-      }
-      if (code) {
-        // A refused filter is never stored (subscription-store.ts); one a persistent
+      const conn = Connection.of(client);
+      if (!conn?.acl || conn.revoked) return callback(null, null);
+      if (conn.subscribe(sub)) {
+        // A refused filter is never stored (internals.ts storeOnlyGranted); one a persistent
         // session restores but may no longer hold (over the cap, stored before that
         // rule) is removed from the store, so no offline message is queued for it.
         if (!client.clean) forgetStored(client, sub.topic);
         return callback(null, null); // SUBACK 0x80 [MQTT-3.9.3]
       }
-      if (!subs.includes(sub.topic)) subs.push(sub.topic);
-      if (sub.topic.startsWith("$SYS")) sessions.watchSys(st);
-      ctx.granted.add(sub);
       callback(null, sub);
     },
 
     authorizeForward(client: Client, packet: AedesPublishPacket) {
-      const st = sessions.get(client);
-      // Defense in depth: subscriptions were checked, but a message reaches a client
-      // only if its identity may see the topic (retained messages included).
-      if (!st?.acl || st.revoked || !st.acl.receive(packet.topic)) {
-        if (st?.acl && !st.revoked) metrics.aclDenials.inc({ action: "forward", reason: "not_visible" });
-        return null;
-      }
-      // A consumer whose socket is over its high-water mark holds a router slot per
-      // message until 'drain'; past maxInflight such messages, drop instead of
-      // letting one slow client stall delivery for everyone.
-      if (st.socket.writableNeedDrain && ++st.backlog > limits.maxInflight) {
-        metrics.messagesDropped.inc({ reason: "slow_consumer" });
-        throttle.info(`slow:${st.identity!.serial}`, { code: "FG_MQTT_SLOW_CONSUMER", clientId: client.id, ...who(st.identity) }, "consumer too slow; dropping messages to it");
-        return null;
-      }
-      metrics.messagesOut.inc();
-      return packet;
+      return Connection.of(client)?.forward(packet) ?? null;
     },
   };
 }

@@ -6,26 +6,30 @@ import type { Metrics } from "../runtime/metrics.js";
 import type { LoadedPki } from "../pki/data-dir-files.js";
 import { toPem } from "../pki/der.js";
 import { createHooks } from "./hooks.js";
-import { packetSizeCap, type SizeCappable } from "./limits.js";
 import { ConnectionGuard } from "../front/guard.js";
 import { LogThrottle } from "./log-throttle.js";
-import { breakSyncRelease, gatePublish } from "./overload.js";
+import { breakSyncRelease, capPacketSize, checkInternals, clientOfParser, gatePublish, muteSysAnnouncements, packetSizeCap, persistenceOf, storeOnlyGranted } from "./internals.js";
+import { Connection, type ConnectionContext } from "./connection.js";
 import { PeerCertCache } from "../pki/peer.js";
 import { Presence } from "./presence.js";
 import { RevocationFollower, type RevocationNotice } from "./revocation.js";
-import { ClientState, Sessions, stateOfSocket } from "./sessions.js";
+import { Sessions } from "./sessions.js";
 import { SessionOwners } from "./session-owners.js";
 import { StandingCache } from "./standing-cache.js";
 import { who } from "./identity.js";
-import { storeOnlyGranted } from "./subscription-store.js";
 import { SessionPurger, type SessionPersistence } from "./session-purge.js";
-import { muteSysAnnouncements } from "./sys-announce.js";
 import { refuseRenegotiation, tlsServerPolicy } from "../front/tls-policy.js";
+
+/** Knobs for tests and benchmarks; the gateway runs with the defaults. */
+export interface BrokerOptions {
+  /** How often the revocation log is read (default 100 ms). */
+  readonly revocationPollMs?: number;
+  /** Router backlog (queued messages) above which client QoS 0 publishes are shed (default 10,000). */
+  readonly maxRoutingBacklog?: number;
+}
 
 export interface BrokerHandle {
   readonly port: number;
-  /** Authenticated live MQTT sessions in this process. */
-  connectedCount(): number;
   close(): Promise<void>;
 }
 
@@ -41,63 +45,64 @@ const isHangup = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || er
  * The mqtts listener (README "MQTT"): aedes (MQTT 3.1.1) on a node:tls server that
  * requires a client certificate from the gateway's CAs. Identity comes from the
  * certificate only (identity.ts), topics are policed by acl.ts, revocations
- * close live sessions (revocation.ts), and limits.ts/overload.ts keep one
- * client or a flood from taking the broker down.
+ * close live sessions (revocation.ts), and limits.ts plus the router guards in
+ * internals.ts keep one client or a flood from taking the broker down. Each
+ * connection has one owner (connection.ts) from TLS accept to close.
+ *
+ * The path of a PUBLISH: socket -> aedes parser (size cap, internals.ts) ->
+ * hooks.ts authorizePublish -> Connection.publish (connection.ts: ACL, rate) ->
+ * broker.publish gate (internals.ts: drop, QoS 0 shedding) -> router ->
+ * hooks.ts authorizeForward -> Connection.forward (ACL, slow consumer) -> socket.
  */
-export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<BrokerHandle> {
+export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }, opts: BrokerOptions = {}): Promise<BrokerHandle> {
+  // Before anything touches a library's internals: refuse versions they were not written for.
+  checkInternals();
   const { config, log, clock, metrics } = d;
   const limits = config.limits;
   const throttle = new LogThrottle(log, clock);
   const sessions = new Sessions();
   const presence = new Presence(d, (id) => sessions.hasDevice(id));
-  const drops = new WeakSet<object>();
-  const granted = new WeakSet<object>();
   const standing = new StandingCache((serial) => d.store.certificates.standing(serial));
   let closing = false;
+  const shared: ConnectionContext = {
+    store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, closing: () => closing,
+    names: { isDevice: (n) => d.store.devices.get(n) !== undefined || d.store.tokens.everIssued(n), credentialRole: (n) => d.store.certificates.credentialRole(n) },
+    sessionOwners: new SessionOwners(),
+  };
 
   const broker = new Aedes({
-    ...createHooks({
-      store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, drops, granted, closing: () => closing,
-      names: { isDevice: (n) => d.store.devices.get(n) !== undefined || d.store.tokens.everIssued(n), credentialRole: (n) => d.store.certificates.credentialRole(n) },
-      sessionOwners: new SessionOwners(),
-    }),
+    ...createHooks({ log, throttle, metrics }),
     drainTimeout: DRAIN_TIMEOUT_MS,
     // Time from TLS established to CONNECT; front/guard.ts also bounds it until CONNACK 0.
     connectTimeout: limits.handshakeTimeoutMs,
-    // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in authorizeForward.
+    // Inbound QoS 2 awaiting PUBREL per client; outbound is bounded in Connection.forward.
     maxInflightInbound: limits.maxInflight,
   });
   await broker.listen();
-  storeOnlyGranted(broker, granted);
+  storeOnlyGranted(broker);
   log.debug({ guard: breakSyncRelease(broker) }, "router recursion guard installed");
+  const maxBacklog = opts.maxRoutingBacklog ?? MAX_ROUTING_BACKLOG;
   gatePublish(broker, {
-    drops,
-    maxBacklog: MAX_ROUTING_BACKLOG,
+    maxBacklog,
     onShed: () => {
       metrics.messagesDropped.inc({ reason: "overload" });
-      throttle.warn("overload", { code: "FG_MQTT_OVERLOADED", maxBacklog: MAX_ROUTING_BACKLOG }, "router backlog full; shedding QoS 0 publishes");
+      throttle.warn("overload", { code: "FG_MQTT_OVERLOADED", maxBacklog }, "router backlog full; shedding QoS 0 publishes");
     },
   });
   muteSysAnnouncements(broker, () => sessions.sysWatchers > 0);
   broker.on("connackSent", (packet, client) => {
-    const st = sessions.get(client);
-    if (st && packet.returnCode === 0) {
-      guard.settle(st.socket);
-      metrics.connectLatency.observe((performance.now() - st.tlsAt) / 1000);
+    const conn = Connection.of(client);
+    if (conn && packet.returnCode === 0) {
+      guard.settle(conn.socket);
+      metrics.connectLatency.observe((performance.now() - conn.tlsAt) / 1000);
     }
   });
-  broker.on("unsubscribe", (topics, client) => {
-    const st = sessions.get(client);
-    if (st?.subscriptions) st.subscriptions = st.subscriptions.filter((t) => !topics.includes(t));
-  });
-  broker.on("ping", (_packet, client) => {
-    const id = sessions.get(client)?.identity;
-    if (id?.role === "device") presence.touch(id.name);
-  });
+  broker.on("unsubscribe", (topics, client) => Connection.of(client)?.unsubscribed(topics));
+  broker.on("ping", (_packet, client) => Connection.of(client)?.touch());
   const onClientError = (client: Client, err: Error) => {
     // Refusals from authenticate were logged with their code already.
     if ((err as { code?: string }).code?.startsWith("FG_")) return;
-    const id = sessions.get(client)?.identity;
+    const id = Connection.of(client)?.identity;
     throttle.info(`clientError:${id?.serial}`, { code: "FG_MQTT_PROTOCOL", err: err.message, clientId: client.id, serial: id?.serial, ...who(id) }, "MQTT connection closed on error");
   };
   broker.on("clientError", onClientError);
@@ -137,35 +142,27 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   // so a connection costs no closures beyond what aedes allocates.
   const cappedParseLength = packetSizeCap(limits.maxPacketBytes, (parser, length) => {
     metrics.messagesDropped.inc({ reason: "too_large" });
-    const st = sessions.get((parser as unknown as { client?: Client }).client);
+    const st = Connection.of(clientOfParser(parser));
     throttle.info("too-large", { code: "FG_MQTT_PACKET_TOO_LARGE", length, max: limits.maxPacketBytes, serial: st?.cert?.facts?.serial, ...who(st?.identity) }, "MQTT packet too large; closing");
   });
   function onRenegotiation(socket: tls.TLSSocket): void {
-    const f = stateOfSocket(socket)?.cert?.facts;
+    const f = Connection.ofSocket(socket)?.cert?.facts;
     throttle.warn("renegotiation", { code: "FG_TLS_RENEGOTIATION", serial: f?.serial, deviceId: f?.role === "device" ? f.commonName : undefined, remoteAddress: socket.remoteAddress }, "TLS renegotiation refused; connection closed");
   }
   function onDrain(this: tls.TLSSocket): void {
-    const st = stateOfSocket(this);
-    if (st) st.backlog = 0;
+    Connection.ofSocket(this)?.drained();
   }
   function onClose(this: tls.TLSSocket): void {
-    const st = stateOfSocket(this);
-    if (!st?.client) return;
-    const id = st.identity;
-    const wasLive = st.registered;
-    const lastOfDevice = sessions.unregister(st.client, st);
-    if (wasLive) metrics.connections.dec();
-    if (lastOfDevice && id) presence.offline(id.name);
+    Connection.ofSocket(this)?.dispose();
   }
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
     // The identity is read from the certificate this handshake verified, once, and kept
-    // for the connection's life (ClientState.cert); no later handshake may replace it.
+    // for the connection's life (Connection.cert); no later handshake may replace it.
     refuseRenegotiation(socket, onRenegotiation);
-    const st = new ClientState(socket, performance.now(), certs.lookup(socket));
-    const client = broker.handle(socket);
-    sessions.attach(client, st);
-    (client as unknown as { _parser: SizeCappable })._parser._parseLength = cappedParseLength;
+    const conn = new Connection(shared, socket, performance.now(), certs.lookup(socket));
+    conn.attach(broker.handle(socket));
+    capPacketSize(conn.client!, cappedParseLength);
     socket.on("drain", onDrain);
     socket.once("close", onClose);
   });
@@ -194,17 +191,16 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
     for (const s of n.serials) for (const c of sessions.ofSerial(s)) targets.add(c);
     const closes: Promise<void>[] = [];
     for (const c of targets) {
-      const st = sessions.get(c);
-      if (!st || st.revoked) continue;
-      st.revoked = true;
+      const conn = Connection.of(c);
+      if (!conn?.revoke()) continue;
       metrics.kicks.inc();
-      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", clientId: c.id, source: n.source, ...who(st.identity) }, "closing revoked MQTT session");
+      log.info({ code: n.deviceId ? "FG_DEVICE_REVOKED" : "FG_CERT_REVOKED", clientId: c.id, source: n.source, ...who(conn.identity) }, "closing revoked MQTT session");
       closes.push(new Promise<void>((r) => c.close(() => r())));
     }
     if (!closing) purger.onRevoked(n, Promise.all(closes));
   }
-  const purger = new SessionPurger(d, () => (broker as unknown as { persistence: SessionPersistence }).persistence);
-  const follower = new RevocationFollower(d, enforce, undefined, (readable) => standing.clear(readable));
+  const purger = new SessionPurger(d, () => persistenceOf<SessionPersistence>(broker));
+  const follower = new RevocationFollower(d, enforce, opts.revocationPollMs, (readable) => standing.clear(readable));
 
   // Follow the revocation log from before the first CONNECT can be admitted, so no
   // revocation falls between the log head and a certificate entering the cache.
@@ -223,7 +219,6 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   let closed: Promise<void> | undefined;
   return {
     port,
-    connectedCount: () => sessions.count,
     close: () => (closed ??= (async () => {
       closing = true;
       follower.stop();

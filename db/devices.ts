@@ -19,7 +19,6 @@ export class Devices {
   private readonly sInsert: Statement<[string, number]>;
   private readonly sRevoke: Statement<[number, string, string]>;
   private readonly sSeen: Statement<[number, number, string]>;
-  private readonly sAllOffline: Statement<[]>;
 
   constructor(private readonly db: Database) {
     this.sGet = db.prepare("SELECT * FROM devices WHERE id = ?");
@@ -27,7 +26,6 @@ export class Devices {
     this.sInsert = db.prepare("INSERT INTO devices(id, status, created_at) VALUES (?, 'active', ?) ON CONFLICT(id) DO NOTHING");
     this.sRevoke = db.prepare("UPDATE devices SET status = 'revoked', revoked_at = ?, revocation_reason = ?, online = 0 WHERE id = ? AND status = 'active'");
     this.sSeen = db.prepare("UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?), online = ? WHERE id = ?");
-    this.sAllOffline = db.prepare("UPDATE devices SET online = 0 WHERE online <> 0");
   }
 
   get(id: string): DeviceRow | undefined {
@@ -54,9 +52,5 @@ export class Devices {
     this.db.transaction(() => {
       for (const p of batch) this.sSeen.run(p.at, p.online ? 1 : 0, p.id);
     })();
-  }
-
-  markAllOffline(): void {
-    this.sAllOffline.run();
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import type { ErrorCode } from "../errors.js";
 import { LogThrottle } from "../broker/log-throttle.js";
+import { rawSocketOf } from "../broker/internals.js";
 import { Admission, sourceKey, type AdmissionLimits, type AdmissionRefusal } from "./admission.js";
 
 export type ListenerName = "https" | "mqtts";
@@ -115,7 +116,7 @@ export class ConnectionGuard {
     });
 
     server.on("secureConnection", (socket: TLSSocket) => {
-      const raw = (socket as unknown as { _parent?: Socket })._parent;
+      const raw = rawSocketOf(socket);
       const t = raw && this.tickets.get(raw);
       if (!t || t.done) return;
       t.tls = socket;

@@ -5,7 +5,7 @@ import { crlUrlFor, initDataDir } from "./datadir.js";
 import { createMetrics } from "./metrics.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { startHttps } from "../enroll/https-server.js";
-import { startBroker } from "../broker/server.js";
+import { startBroker, type BrokerOptions } from "../broker/server.js";
 
 export interface RunningGateway {
   readonly httpsPort: number;
@@ -22,7 +22,7 @@ const EXPIRY_WATCH_MS = 7 * 86_400_000;
  * admin API, CRL), MQTTS and metrics listeners, and wires the collaborators
  * together. Nothing here decides policy.
  */
-export async function startGateway(config: GatewayConfig, log: Logger, clock: () => number = Date.now): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, log: Logger, clock: () => number = Date.now, brokerOptions: BrokerOptions = {}): Promise<RunningGateway> {
   let httpsPort = config.httpsPort;
   const dir = initDataDir(config, log, clock, () => crlUrlFor(config, httpsPort));
   const deps: Deps = { config, store: dir.store, ca: dir.ca, log, clock, events: new GatewayEvents() };
@@ -42,7 +42,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, clock: ()
     const https = await startHttps({ ...deps, metrics, pki: dir.pki });
     httpsPort = https.port;
     closers.push(https.close);
-    const broker = await startBroker({ ...deps, metrics, pki: dir.pki });
+    const broker = await startBroker({ ...deps, metrics, pki: dir.pki }, brokerOptions);
     closers.push(() => broker.close());
     const metricsServer = await startMetricsServer({
       metrics, port: config.metricsPort, log,

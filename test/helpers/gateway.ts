@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { resolveConfig, type GatewayConfig } from "../../config.js";
 import { createLogger } from "../../log.js";
 import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
+import type { BrokerOptions } from "../../broker/server.js";
 import { initDataDir } from "../../runtime/datadir.js";
 import { pkiPaths } from "../../pki/data-dir-files.js";
 import { LogSink } from "./log-sink.js";
@@ -44,11 +45,11 @@ export function initTestDataDir(dataDir = tmpDir()): string {
 }
 
 /** Starts a real gateway in this process on 127.0.0.1 with ports 0 and a fresh data dir. */
-export async function startTestGateway(extra: Record<string, string> = {}, dataDir = tmpDir()): Promise<TestGateway> {
+export async function startTestGateway(extra: Record<string, string> = {}, dataDir = tmpDir(), brokerOptions: BrokerOptions = {}): Promise<TestGateway> {
   const config = resolveConfig(testFlags(dataDir, extra), {});
   const logs = new LogSink();
   const log = createLogger({ level: config.logLevel, destination: logs });
-  const gw = await startGateway(config, log);
+  const gw = await startGateway(config, log, Date.now, brokerOptions);
   const paths = pkiPaths(dataDir);
   return {
     gw, config, dataDir, logs, paths,

@@ -102,7 +102,7 @@ test("an admin subscribed to $SYS receives the broker's $SYS messages", async ()
   await dev.endAsync();
   await box.waitFor((x) => x.topic.endsWith("/disconnect/clients") && x.payload === "d2");
   await a.endAsync();
-  // The announcements are skipped while no session watches $SYS (sys-announce.ts);
+  // The announcements are skipped while no session watches $SYS (internals.ts muteSysAnnouncements);
   // a new watcher gets them again.
   const b = track(await connect(g, ops, "ops-sys2"));
   const box2 = inbox(b);

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Aedes } from "aedes";
-import { breakSyncRelease } from "../../broker/overload.js";
+import { breakSyncRelease } from "../../broker/internals.js";
 
 interface Router {
   length: number;
@@ -53,9 +53,9 @@ test("with breakSyncRelease the same backlog drains on later event-loop turns an
   assert.equal(r.completed(), BACKLOG + 1);
 });
 
-test("breakSyncRelease falls back to a catch-all asynchronous listener when the router is not mqemitter 7", () => {
+test("breakSyncRelease refuses loudly, installing nothing, when the router is not mqemitter 7", () => {
   const added: string[] = [];
   const fake = { mq: { length: 0, on: (topic: string) => void added.push(topic) } };
-  assert.equal(breakSyncRelease(fake as unknown as Aedes), "listener");
-  assert.deepEqual(added, ["#"]);
+  assert.throws(() => breakSyncRelease(fake as unknown as Aedes), /not mqemitter 7/);
+  assert.deepEqual(added, []);
 });

@@ -25,10 +25,9 @@ function plan(store: ReturnType<typeof openStore>, sql: string): string[] {
   throw new Error(`cannot explain ${sql}`);
 }
 
-/** Statements that read the whole fleet on purpose (listing, startup reset, CRL, the expiry gauge). */
+/** Statements that read the whole fleet on purpose (listing, CRL, the expiry gauge). */
 const FLEET_WIDE = [
   /^SELECT \* FROM devices ORDER BY id/,
-  /^UPDATE devices SET online = 0 WHERE online <> 0/,
   /^SELECT \* FROM certificates WHERE status = 'revoked'/,
   /^SELECT count\(\*\) AS n FROM \(SELECT max\(not_after\)/,
   /^SELECT \* FROM audit_events ORDER BY at DESC/,

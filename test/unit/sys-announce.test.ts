@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Aedes } from "aedes";
-import { muteSysAnnouncements } from "../../broker/sys-announce.js";
+import { muteSysAnnouncements } from "../../broker/internals.js";
 
 /** A stand-in with aedes' publish signature that records what reached it. */
 function fakeBroker() {
