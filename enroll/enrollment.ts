@@ -1,4 +1,4 @@
-import { isRegisteredCertificate } from "../db/certificates.js";
+import { isRegisteredCertificate } from "../db/fingerprint.js";
 import { spkiSha256 } from "../db/spki-hash.js";
 import type { Store } from "../db/store.js";
 import type { GatewayEvents } from "../runtime/deps.js";

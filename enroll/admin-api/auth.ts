@@ -1,7 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { GatewayError } from "../../errors.js";
 import type { HttpsContext } from "../https-server.js";
-import { isRegisteredCertificate } from "../../db/certificates.js";
+import { isRegisteredCertificate } from "../../db/fingerprint.js";
 
 export interface AdminPrincipal {
   readonly name: string;
