@@ -34,26 +34,29 @@ export interface TokenOptions {
  * a valid certificate unless re-provisioning was asked for.
  */
 export async function createToken(d: { store: Store; clock: () => number }, deviceId: string, ttlSeconds: number, actor: string, o: TokenOptions = {}): Promise<CreatedToken> {
+  return d.store.transaction((tx) => createTokenIn(tx, d.clock, deviceId, ttlSeconds, actor, o));
+}
+
+/** createToken inside the caller's transaction (a batch creates all its tokens in one). */
+export async function createTokenIn(tx: Repositories, clock: () => number, deviceId: string, ttlSeconds: number, actor: string, o: TokenOptions = {}): Promise<CreatedToken> {
   if (!isValidName(deviceId)) throw new GatewayError("FG_DEVICE_ID_INVALID");
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
     throw new GatewayError("FG_BODY_INVALID", `ttl must be 1 to ${MAX_TOKEN_TTL_SECONDS} seconds`);
   }
-  const now = d.clock();
+  const now = clock();
   const token = newToken();
   const expiresAt = now + ttlSeconds * 1000;
   const reprovision = o.reprovision === true;
-  await d.store.transaction(async (tx) => {
-    await assertDeviceName(tx, deviceId);
-    if ((await tx.devices.get(deviceId))?.status === "revoked") throw new GatewayError("FG_TOKEN_DEVICE_REVOKED");
-    const enrolled = await tx.certificates.hasValid(deviceId, now);
-    if (enrolled && !reprovision) {
-      throw new GatewayError("FG_DEVICE_ENROLLED", `device ${deviceId} already has a valid certificate; pass --reprovision (API: "reprovision": true) to replace it`);
-    }
-    await tx.tokens.insert(hashToken(token), deviceId, now, expiresAt, reprovision);
-    await tx.audit.append({
-      at: now, type: "token.created", actor, deviceId,
-      detail: { expiresAt: new Date(expiresAt).toISOString(), ...(reprovision ? { reprovision: true, enrolled } : {}) },
-    });
+  await assertDeviceName(tx, deviceId);
+  if ((await tx.devices.get(deviceId))?.status === "revoked") throw new GatewayError("FG_TOKEN_DEVICE_REVOKED");
+  const enrolled = await tx.certificates.hasValid(deviceId, now);
+  if (enrolled && !reprovision) {
+    throw new GatewayError("FG_DEVICE_ENROLLED", `device ${deviceId} already has a valid certificate; pass --reprovision (API: "reprovision": true) to replace it`);
+  }
+  await tx.tokens.insert(hashToken(token), deviceId, now, expiresAt, reprovision);
+  await tx.audit.append({
+    at: now, type: "token.created", actor, deviceId,
+    detail: { expiresAt: new Date(expiresAt).toISOString(), ...(reprovision ? { reprovision: true, enrolled } : {}) },
   });
   return { deviceId, token, expiresAt: new Date(expiresAt).toISOString() };
 }
