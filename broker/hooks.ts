@@ -5,8 +5,8 @@ import type { Limits } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
-import { aclFor } from "./acl.js";
-import { clientIdRefusal, identify, principalOf, registryRefusal, takeoverRefusal, who, type NameRegistry, type Refusal } from "./identity.js";
+import { aclFor, type Acl } from "./acl.js";
+import { clientIdRefusal, identify, principalOf, registryRefusal, takeoverRefusal, who, type Identity, type NameRegistry, type Refusal } from "./identity.js";
 import type { SessionOwners } from "./session-owners.js";
 import { PublishLimiter } from "./limits.js";
 import type { LogThrottle } from "./log-throttle.js";
@@ -16,7 +16,7 @@ import type { Sessions, ClientState } from "./sessions.js";
 export interface HookContext {
   readonly store: Store;
   /** The registry standing of a certificate serial (standing-cache.ts in front of SQLite). */
-  readonly standing: (serial: string) => CertStanding | undefined;
+  readonly standing: (serial: string) => Promise<CertStanding | undefined>;
   readonly clock: () => number;
   readonly log: Logger;
   readonly throttle: LogThrottle;
@@ -86,6 +86,53 @@ export function createHooks(ctx: HookContext): Hooks {
     callback(null);
   }
 
+  const takeover = (client: Client, id: Identity): Refusal | undefined => {
+    const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id];
+    return holder && holder !== client ? takeoverRefusal(id, sessions.get(holder)?.identity, client.id) : undefined;
+  };
+
+  /** The CONNECT checks, in order: the clientId binding, a live session's owner, the registry standing, the will topic. */
+  async function connectChecks(client: Client, st: ClientState, id: Identity): Promise<Refusal | { ok: true; acl: Acl }> {
+    // A clientId belongs to one principal; a live session is never taken over by another ([MQTT-3.1.4-2]).
+    const bound = await clientIdRefusal(id, client.id, ctx.names);
+    if (bound) return bound;
+    const taken = takeover(client, id);
+    if (taken) return taken;
+    // Checked on every CONNECT, resumed TLS sessions included (a ticket outlives a revocation).
+    const reg = registryRefusal(id, await ctx.standing(id.serial));
+    if (reg) return reg;
+    // Again after the registry read: the live session under this clientId may have changed meanwhile.
+    const takenSince = takeover(client, id);
+    if (takenSince) return takenSince;
+    if (ctx.closing()) return { ok: false, code: "FG_MQTT_SHUTTING_DOWN", reason: "gateway is shutting down" };
+    const acl = aclFor(id);
+    const will = st.willTopic === undefined ? undefined : acl.publish(st.willTopic);
+    if (will && !will.allow) {
+      metrics.aclDenials.inc({ action: "will", reason: will.reason });
+      return { ok: false, code: "FG_MQTT_WILL_DENIED", reason: `will topic ${JSON.stringify(st.willTopic)} is not allowed` };
+    }
+    return { ok: true, acl };
+  }
+
+  /** Registers an admitted connection. */
+  function admit(client: Client, st: ClientState, id: Identity, acl: Acl): void {
+    // Session state another principal left under this clientId is not inherited [MQTT-3.1.2-6].
+    const packet = st.connect;
+    st.connect = undefined;
+    if (packet && ctx.sessionOwners.claim(client.id, principalOf(id), client.id === id.name, packet.clean !== false)) {
+      packet.clean = true;
+      client.clean = true;
+      ctx.log.info({ code: "FG_MQTT_CLIENTID_TAKEN", clientId: client.id, serial: id.serial, deviceId: id.role === "device" ? id.name : undefined }, "session state of another principal under this clientId discarded");
+    }
+    st.identity = id;
+    st.acl = acl;
+    sessions.register(client, st);
+    if (id.role === "device") ctx.presence.online(id.name, id.serial);
+    accepted.inc();
+    metrics.connections.inc();
+    ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
+  }
+
   return {
     preConnect(client: Client, packet: ConnectPacket, callback) {
       const st = sessions.get(client);
@@ -102,37 +149,17 @@ export function createHooks(ctx: HookContext): Hooks {
       const r = identify(st?.cert, ctx.clock());
       if (!r.ok || !st) return refuse(client, st, r.ok ? { ok: false, code: "FG_MQTT_NO_CERT", reason: "no TLS state" } : r, callback);
       const id = r.identity;
-      // A clientId belongs to one principal; a live session is never taken over by another ([MQTT-3.1.4-2]).
-      const bound = clientIdRefusal(id, client.id, ctx.names);
-      if (bound) return refuse(client, st, bound, callback);
-      const holder = (client as unknown as { broker: { clients: Record<string, Client | undefined> } }).broker.clients[client.id];
-      const taken = holder && holder !== client ? takeoverRefusal(id, sessions.get(holder)?.identity, client.id) : undefined;
-      if (taken) return refuse(client, st, taken, callback);
-      // Checked on every CONNECT, resumed TLS sessions included (a ticket outlives a revocation).
-      const reg = registryRefusal(id, ctx.standing(id.serial));
-      if (reg) return refuse(client, st, reg, callback);
-      const acl = aclFor(id);
-      const will = st.willTopic === undefined ? undefined : acl.publish(st.willTopic);
-      if (will && !will.allow) {
-        metrics.aclDenials.inc({ action: "will", reason: will.reason });
-        return refuse(client, st, { ok: false, code: "FG_MQTT_WILL_DENIED", reason: `will topic ${JSON.stringify(st.willTopic)} is not allowed` }, callback);
-      }
-      // Session state another principal left under this clientId is not inherited [MQTT-3.1.2-6].
-      const packet = st.connect;
-      st.connect = undefined;
-      if (packet && ctx.sessionOwners.claim(client.id, principalOf(id), client.id === id.name, packet.clean !== false)) {
-        packet.clean = true;
-        client.clean = true;
-        ctx.log.info({ code: "FG_MQTT_CLIENTID_TAKEN", clientId: client.id, serial: id.serial, deviceId: id.role === "device" ? id.name : undefined }, "session state of another principal under this clientId discarded");
-      }
-      st.identity = id;
-      st.acl = acl;
-      sessions.register(client, st);
-      if (id.role === "device") ctx.presence.online(id.name, id.serial);
-      accepted.inc();
-      metrics.connections.inc();
-      ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
-      callback(null, true);
+      // The registry answers asynchronously (README "Registry interface"); a failed read refuses the CONNECT.
+      connectChecks(client, st, id).then((c) => {
+        if (!c.ok) return refuse(client, st, c, callback);
+        // Gone while the registry answered: aedes drops it; it must not be registered as live.
+        if (client.closed) return callback(null, false);
+        admit(client, st, id, c.acl);
+        callback(null, true);
+      }, (err: unknown) => {
+        ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id, serial: id.serial }, "registry read failed on CONNECT");
+        refuse(client, st, { ok: false, code: "FG_INTERNAL", reason: "registry unavailable" }, callback);
+      });
     },
 
     authorizePublish(client: Client | null, packet: PublishPacket, callback) {
