@@ -5,6 +5,7 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import { CertSigner, algIdDer, cnName, keyIdentifier } from "../../enroll/ca.js";
 import { sigAlgFor } from "../../enroll/algorithms.js";
 import { clientProfile, caProfile } from "../../enroll/profile.js";
+import { sq } from "./registry.js";
 
 export interface Credential { readonly keyPem: string; readonly certPem: string; readonly serial: string; readonly privateKey: crypto.KeyObject }
 
@@ -25,10 +26,11 @@ export function issueDirect(d: Pick<Deps, "ca" | "store" | "config">, name: stri
   const t = clientProfile({ role, name, now, days: o.days ?? d.config.certDays, crlUrl: d.ca.crlUrl() });
   const issued = new CertSigner(d.ca.issuer).sign(t, k.spkiDer);
   if (o.register !== false) {
-    d.store.transaction(() => {
-      if (role === "device") d.store.devices.ensure(name, Date.now());
-      d.store.certificates.insert({ serial: issued.serial, role, name, deviceId: role === "device" ? name : null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });
-    });
+    const s = sq(d.store);
+    s.db.transaction(() => {
+      if (role === "device") s.sync.devices.ensure(name, Date.now());
+      s.sync.certificates.insert({ serial: issued.serial, role, name, deviceId: role === "device" ? name : null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });
+    }).immediate();
   }
   return { keyPem: k.keyPem, certPem: issued.pem, serial: issued.serial, privateKey: k.privateKey };
 }
