@@ -74,7 +74,7 @@ test("revoking a device (keyCompromise, this process) deletes its retained messa
   const before = await retainedSeen("ret-keep");
   assert.ok(before.includes("devices/ret-a/status") && before.includes("devices/ret-a/config/deep/level"), `retained before: ${before}`);
 
-  revokeDevice(g.gw.deps, "ret-a", "keyCompromise", "test");
+  await revokeDevice(g.gw.deps, "ret-a", "keyCompromise", "test");
   const ev = await purgeEvent("ret-a");
   assert.equal(ev.actor, "system");
   assert.equal(ev.detail?.retained, 2);

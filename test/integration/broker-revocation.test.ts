@@ -38,7 +38,7 @@ test("a device revoked in this process (event) is disconnected within 1 s", asyn
   const client = await connect(g, c, "ev-dev");
   const closedAt = closed(client, 5000);
   const t0 = Date.now();
-  revokeDevice(g.gw.deps, "ev-dev", "superseded", "test");
+  await revokeDevice(g.gw.deps, "ev-dev", "superseded", "test");
   const lag = (await closedAt) - t0;
   assert.ok(lag <= 1000, `disconnected after ${lag} ms`);
 });
@@ -82,7 +82,7 @@ test("a revoked device cannot get back in through a resumed TLS session", async 
   const resumed = await tlsAttempt(c, "res-dev", first.ticket);
   assert.equal(resumed.code, 0);
   assert.equal(resumed.reused, true, "TLS session resumption works before the revocation");
-  revokeDevice(g.gw.deps, "res-dev", "keyCompromise", "test");
+  await revokeDevice(g.gw.deps, "res-dev", "keyCompromise", "test");
   const after = await tlsAttempt(c, "res-dev", resumed.ticket ?? first.ticket);
   assert.equal(after.reused, true, "the TLS layer resumed the session (no full handshake)");
   assert.equal(after.code, 5, "yet CONNACK is 5: revocation is checked on every CONNECT");

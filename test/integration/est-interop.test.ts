@@ -161,7 +161,7 @@ describe("a retried enrollment gets the certificate already issued", () => {
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-other", token: tok })), 401, "another device id");
     assert.equal(await status(est.simpleEnroll(csrFor("dev-retry2x").der, { deviceId: "dev-retry2", token: tok })), 401, "another CN and key");
     assert.equal(sq(store()).sync.certificates.forDevice("dev-retry2").length, 1);
-    revokeDevice(t.gw.deps, "dev-retry2", "keyCompromise", "test");
+    await revokeDevice(t.gw.deps, "dev-retry2", "keyCompromise", "test");
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-retry2", token: tok })), 401, "revoked device: no redelivery");
   });
 

@@ -56,7 +56,7 @@ describe("EST issuance bounds", () => {
       assert.ok(refusals(t, "FG_CSR_KEY_REUSED").some((l) => l.deviceId === "dev-k2"));
       assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-k2").length, 0);
       // Still refused once dev-k1 is revoked: a key is never handed on.
-      revokeDevice(t.gw.deps, "dev-k1", "keyCompromise", "test");
+      await revokeDevice(t.gw.deps, "dev-k1", "keyCompromise", "test");
       assert.equal((await byToken("dev-k2", tok, buildCsr({ cn: "dev-k2", privateKey: a.key }))).status, 409);
       // The token was not consumed by the refusals.
       assert.equal((await byToken("dev-k2", tok, csrFor("dev-k2").der)).status, 200);

@@ -32,7 +32,7 @@ describe("EST failed-authentication limiter", () => {
     // Even the right token is not checked while blocked: guessing right would otherwise show.
     assert.equal((await post("simpleenroll", basic("dev-rl", tok))).status, 429);
     assert.equal((await post("simplereenroll")).status, 429);
-    assert.ok(tokenUsable(t.gw.deps.store, "dev-rl", tok, Date.now()));
+    assert.ok(await tokenUsable(t.gw.deps.store, "dev-rl", tok, Date.now()));
     // Requests that need no authentication still work, and the refusal was logged with its code.
     assert.equal((await rawEst(t, "GET", "cacerts")).status, 200);
     assert.ok(t.logs.lines().some((l) => l.code === "FG_RATE_LIMITED"));

@@ -66,7 +66,7 @@ describe("EST simplereenroll", () => {
 
   test("after the device is revoked: 403, and nothing is issued", async () => {
     const c = await enrolled("dev-r4");
-    revokeDevice(t.gw.deps, "dev-r4", "keyCompromise", "test");
+    await revokeDevice(t.gw.deps, "dev-r4", "keyCompromise", "test");
     assert.equal(await status(est.simpleReenroll(csrFor("dev-r4").der, c)), 403);
     assert.ok(refusals(t, "FG_CERT_REVOKED").some((l) => l.deviceId === "dev-r4"));
     assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-r4").length, 1);
@@ -135,7 +135,7 @@ describe("EST simpleenroll with a manufacturer certificate", () => {
   test("a revoked device cannot come back with its manufacturer certificate (403)", async () => {
     const idev = maker.issue("dev-m4");
     await est.simpleEnroll(csrFor("dev-m4").der, idev);
-    revokeDevice(t.gw.deps, "dev-m4", "keyCompromise", "test");
+    await revokeDevice(t.gw.deps, "dev-m4", "keyCompromise", "test");
     assert.equal(await status(est.simpleEnroll(csrFor("dev-m4").der, idev)), 403);
   });
 });

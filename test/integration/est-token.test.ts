@@ -93,7 +93,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
     ];
     for (const [name, go, status] of cases) {
       await refused(go(), status).catch((e: unknown) => assert.fail(`${name}: ${String(e)}`));
-      assert.ok(usable(id, tok), `${name} consumed the token`);
+      assert.ok((await usable(id, tok)), `${name} consumed the token`);
     }
     const raw: Array<[string, Parameters<typeof rawEst>[3], number]> = [
       ["no credentials", { headers: pkcs10, body: b64 }, 401],
@@ -113,7 +113,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
       assert.equal(r.status, status, `${name}: ${r.body}`);
       assert.match(r.body, /^[^\n]+\n$/, `${name}: one-line reason`);
       if (status === 401) assert.equal(r.headers["www-authenticate"], 'Basic realm="est"', name);
-      assert.ok(usable(id, tok), `${name} consumed the token`);
+      assert.ok((await usable(id, tok)), `${name} consumed the token`);
       await serverAnswers();
     }
     // Every refusal was logged with its code.
@@ -127,7 +127,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
     });
     assert.equal(r.status, 200, r.body);
     assert.equal(r.headers["content-type"], "application/pkcs7-mime; smime-type=certs-only");
-    assert.equal(usable(id, tok), false);
+    assert.equal((await usable(id, tok)), false);
     // No token in any log line or audit row.
     assert.ok(!t.logs.text().includes(tok), "token logged");
     assert.ok(!JSON.stringify(sq(store()).sync.audit.newest(10_000)).includes(tok), "token audited");
@@ -156,7 +156,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
       const r = await rawEst(t, "POST", "simpleenroll", { headers: { "content-type": "application/pkcs10", authorization: basic(id, tok) }, body: der.toString("base64") });
       assert.equal(r.status, 400, `${der.toString("hex")}: ${r.body}`);
     }
-    assert.ok(usable(id, tok));
+    assert.ok((await usable(id, tok)));
     assert.equal((await est.simpleEnroll(good, { deviceId: id, token: tok })).startsWith("-----BEGIN CERTIFICATE-----"), true);
   });
 
@@ -171,14 +171,14 @@ describe("EST simpleenroll with a bootstrap token", () => {
   test("a revoked device is refused 403 even with a fresh token, which stays unused", async () => {
     const early = await token(t, "dev-rv");
     await est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: await token(t, "dev-rv") });
-    revokeDevice(t.gw.deps, "dev-rv", "keyCompromise", "test");
-    assert.ok(!usable("dev-rv", early), "revoking the device cancelled its outstanding token");
+    await revokeDevice(t.gw.deps, "dev-rv", "keyCompromise", "test");
+    assert.ok(!(await usable("dev-rv", early)), "revoking the device cancelled its outstanding token");
     // A token the registry holds anyway (written by an older gateway, which did not cancel them).
     const fresh = crypto.randomBytes(32).toString("base64url");
     sq(store()).sync.tokens.insert(hashToken(fresh), "dev-rv", Date.now(), Date.now() + 3600_000, true);
     const e = await refused(est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: fresh }), 403);
     assert.equal(e.body, "device is revoked\n");
-    assert.ok(usable("dev-rv", fresh));
+    assert.ok((await usable("dev-rv", fresh)));
     assert.equal(sq(store()).sync.certificates.forDevice("dev-rv").length, 1);
     assert.ok(sq(store()).sync.audit.forDevice("dev-rv", 5).some((a) => a.type === "enroll.refused" && a.code === "FG_DEVICE_REVOKED"));
   });

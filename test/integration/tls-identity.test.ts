@@ -36,7 +36,7 @@ before(async () => {
   admin = { certPem, keyPem: fs.readFileSync(g.paths.adminKey, "utf8"), serial: new crypto.X509Certificate(certPem).serialNumber.toLowerCase(), privateKey: crypto.createPrivateKey(fs.readFileSync(g.paths.adminKey)) };
   device = issueDirect(g.gw.deps, "tls-dev");
   revoked = issueDirect(g.gw.deps, "tls-revoked");
-  revokeDevice({ store: g.gw.deps.store, clock: Date.now, events: g.gw.deps.events }, "tls-revoked", "keyCompromise", "test");
+  await revokeDevice({ store: g.gw.deps.store, clock: Date.now, events: g.gw.deps.events }, "tls-revoked", "keyCompromise", "test");
   victim = issueDirect(g.gw.deps, "tls-victim");
 });
 after(async () => g.close());
