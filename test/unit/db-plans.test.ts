@@ -7,7 +7,8 @@ import { sq } from "../helpers/registry.js";
 /** Every prepared statement the repositories hold, found by shape (a better-sqlite3 Statement has `source` and `reader`). */
 function statements(store: ReturnType<typeof openStore>): Statement[] {
   const out: Statement[] = [];
-  for (const repo of [store.devices, store.certificates, store.tokens, store.audit, store.revocations]) {
+  const { devices, certificates, tokens, audit, revocations } = sq(store).sync;
+  for (const repo of [devices, certificates, tokens, audit, revocations]) {
     for (const v of Object.values(repo as object)) if (v && typeof v === "object" && "source" in v && "reader" in v) out.push(v as Statement);
   }
   return out;
