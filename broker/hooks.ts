@@ -159,7 +159,7 @@ export function createHooks(ctx: HookContext): Hooks {
       }, (err: unknown) => {
         ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id, serial: id.serial }, "registry read failed on CONNECT");
         refuse(client, st, { ok: false, code: "FG_INTERNAL", reason: "registry unavailable" }, callback);
-      });
+      }).catch((err: unknown) => ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id, serial: id.serial }, "CONNECT admission failed"));
     },
 
     authorizePublish(client: Client | null, packet: PublishPacket, callback) {
