@@ -10,8 +10,9 @@ import type { RevocationNotice } from "./revocation.js";
  * inadmissible (certificate status and device status only ever go from valid/active
  * to revoked), and every revocation reaches `forget` through the RevocationFollower
  * BEFORE it closes live sessions:
- *  - in this process (admin API, renewal), synchronously with the commit, through
- *    the `revoked` event: no CONNECT can be admitted in between;
+ *  - in this process (admin API, renewal), through the `revoked` event emitted right
+ *    after the commit (with the SQLite registry in the same run of the microtask
+ *    queue, so no socket callback runs in between): no CONNECT can be admitted meanwhile;
  *  - from another process (the CLI), within one tick of the revocation log. A CONNECT
  *    admitted from the cache inside that window is registered as a live session, so
  *    the same tick closes it, exactly like the sessions that were already connected.
