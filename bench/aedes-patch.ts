@@ -50,7 +50,7 @@ async function main() {
   const brokers: ChildBroker[] = [];
   try {
     const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-    const dir = initDataDir(config, silentLogger(), Date.now);
+    const dir = await initDataDir(config, silentLogger(), Date.now);
     const creds: Cred[] = Array.from({ length: 200 }, (_, i) => {
       const c = issueDirect({ ca: dir.ca, store: dir.store, config }, `d${i}`);
       return { id: `d${i}`, cert: c.certPem, key: c.keyPem };

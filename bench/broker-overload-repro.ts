@@ -27,7 +27,7 @@ const SECONDS = 12;
 const guard = process.argv.includes("--guard");
 const dataDir = tmpDir("fg-repro-");
 const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-const dir = initDataDir(config, silentLogger(), Date.now);
+const dir = await initDataDir(config, silentLogger(), Date.now);
 const deps = { ca: dir.ca, store: dir.store, config };
 const ca = fs.readFileSync(dir.pki.paths.rootCert, "utf8");
 

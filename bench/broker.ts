@@ -122,7 +122,7 @@ async function main() {
   const started = Date.now();
   const dataDir = tmpDir("fg-bench-");
   const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-  const dir = initDataDir(config, silentLogger(), Date.now);
+  const dir = await initDataDir(config, silentLogger(), Date.now);
   const deps = { ca: dir.ca, store: dir.store, config };
   const ca = fs.readFileSync(dir.pki.paths.rootCert, "utf8");
   const count = Math.max(IDLE, 50 + ROUNDS * COLD, PUBLISHERS * 3);

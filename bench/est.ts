@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { CLI, spawnGateway, tmpDir } from "../test/helpers/gateway.js";
+import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../test/helpers/gateway.js";
 import { EstClient } from "../device-sim/est-client.js";
 import { buildDeviceCsr } from "../device-sim/device-csr.js";
 import { CLK_TCK, cpuMicros } from "./lib/proc.js";
@@ -60,7 +60,8 @@ async function timed(pid: number, label: string, count: number, job: (i: number)
 }
 
 async function main() {
-  const dir = tmpDir("fg-bench-est-");
+  // Only `gateway start` creates a data directory; the tokens below need one first.
+  const dir = await initTestDataDir(tmpDir("fg-bench-est-"));
   const total = N + WARMUP;
   // Untimed setup: the data directory, tokens (through the real CLI) and one key + CSR per enrollment.
   const csv = execFileSync(process.execPath, [CLI, "token", "create", "--count", String(total), "--prefix", "bench-", "--ttl", "2h", "--data", dir], { encoding: "utf8" });

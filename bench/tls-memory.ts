@@ -81,7 +81,7 @@ async function main() {
   const dataDir = tmpDir("fg-tlsmem-");
   try {
     const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-    const dir = initDataDir(config, silentLogger(), Date.now);
+    const dir = await initDataDir(config, silentLogger(), Date.now);
     const creds = Array.from({ length: 50 }, (_, i) => {
       const c = issueDirect({ ca: dir.ca, store: dir.store, config }, `d${i}`);
       return { cert: c.certPem, key: c.keyPem };

@@ -58,7 +58,7 @@ async function main() {
   process.once("SIGTERM", () => die(new Error("terminated")));
   try {
     const config = resolveConfig({ data: dataDir, host: "127.0.0.1" }, {});
-    const dir = initDataDir(config, silentLogger(), Date.now);
+    const dir = await initDataDir(config, silentLogger(), Date.now);
     const deps = { ca: dir.ca, store: dir.store, config };
     const nDevices = Math.max(ONLY.has("rss") ? IDLE_LARGE : 0, ONLY.has("revoke") ? REVOKE_CONNECTED : 0, 100) + 450;
     process.stderr.write(`issuing ${nDevices} device certificates...\n`);
@@ -77,7 +77,7 @@ async function main() {
     fs.writeFileSync(path.join(mqDir, "server-chain.pem"), dir.pki.serverCertChainPem);
     // Like the gateway, which refuses revoked certificates, Mosquitto checks a CRL (the gateway's own, from
     // its issuing CA) at every handshake: the equivalent configuration. It applies at the next connect only.
-    fs.writeFileSync(path.join(mqDir, "crl.pem"), toPem(new CrlService({ store: dir.store, ca: dir.ca, clock: Date.now }).current(), "X509 CRL"));
+    fs.writeFileSync(path.join(mqDir, "crl.pem"), toPem(await new CrlService({ store: dir.store, ca: dir.ca, clock: Date.now }).current(), "X509 CRL"));
     dir.store.close();
 
     /** Starts every broker on the same data dir; each phase group gets fresh processes (a heap grown by one phase would skew the next). */

@@ -19,7 +19,7 @@ import type { Sessions } from "./sessions.js";
 export interface ConnectionContext {
   readonly store: Store;
   /** The registry standing of a certificate serial (standing-cache.ts in front of SQLite). */
-  readonly standing: (serial: string) => CertStanding | undefined;
+  readonly standing: (serial: string) => Promise<CertStanding | undefined>;
   readonly clock: () => number;
   readonly log: Logger;
   readonly throttle: LogThrottle;
@@ -102,22 +102,30 @@ export class Connection {
     this.connect = packet;
   }
 
-  /** Decides a CONNECT from the certificate, the registry and the clientId's owner; on success the session is live. */
-  admit(client: Client): Admission {
+  /**
+   * Decides a CONNECT from the certificate, the registry and the clientId's owner; on success the session
+   * is live. Asynchronous: the registry may be networked (README "Registry interface").
+   */
+  async admit(client: Client): Promise<Admission> {
     const { ctx } = this;
     if (ctx.closing()) return { ok: false, code: "FG_MQTT_SHUTTING_DOWN", reason: "gateway is shutting down" };
     const r = identify(this.cert, ctx.clock());
     if (!r.ok) return r;
     const id = r.identity;
     // A clientId belongs to one principal; a live session is never taken over by another ([MQTT-3.1.4-2]).
-    const bound = clientIdRefusal(id, client.id, ctx.names);
+    const bound = await clientIdRefusal(id, client.id, ctx.names);
     if (bound) return bound;
-    const holder = clientHolding(brokerOf(client), client.id);
-    const taken = holder && holder !== client ? takeoverRefusal(id, Connection.of(holder)?.identity, client.id) : undefined;
+    const taken = this.takeover(client, id);
     if (taken) return taken;
     // Checked on every CONNECT, resumed TLS sessions included (a ticket outlives a revocation).
-    const reg = registryRefusal(id, ctx.standing(id.serial));
+    const reg = registryRefusal(id, await ctx.standing(id.serial));
     if (reg) return reg;
+    // Again after the registry read: the live session under this clientId may have changed meanwhile.
+    const takenSince = this.takeover(client, id);
+    if (takenSince) return takenSince;
+    if (ctx.closing()) return { ok: false, code: "FG_MQTT_SHUTTING_DOWN", reason: "gateway is shutting down" };
+    // Gone while the registry answered: it must not be registered as live.
+    if (client.closed || this.disposed) return { ok: false, code: "FG_MQTT_PROTOCOL", reason: "connection closed during admission" };
     const acl = aclFor(id);
     const will = this.willTopic === undefined ? undefined : acl.publish(this.willTopic);
     if (will && !will.allow) {
@@ -138,6 +146,12 @@ export class Connection {
     if (id.role === "device") ctx.presence.online(id.name, id.serial);
     ctx.metrics.connections.inc();
     return { ok: true };
+  }
+
+  /** A refusal if another principal holds a live session under this clientId. */
+  private takeover(client: Client, id: Identity): Refusal | undefined {
+    const holder = clientHolding(brokerOf(client), client.id);
+    return holder && holder !== client ? takeoverRefusal(id, Connection.of(holder)?.identity, client.id) : undefined;
   }
 
   /** The socket closed: leaves the index, the gauge and presence, exactly once. */

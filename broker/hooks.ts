@@ -68,12 +68,17 @@ export function createHooks(ctx: HookContext): Hooks {
       // Username and password are ignored: the certificate alone says who this is.
       const conn = Connection.of(client);
       if (!conn) return refuse(client, conn, { ok: false, code: "FG_MQTT_NO_CERT", reason: "no TLS state" }, callback);
-      const r = conn.admit(client);
-      if (!r.ok) return refuse(client, conn, r, callback);
-      accepted.inc();
-      const id = conn.identity!;
-      ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
-      callback(null, true);
+      // The registry answers asynchronously (README "Registry interface"); a failed read refuses the CONNECT.
+      conn.admit(client).then((r) => {
+        if (!r.ok) return refuse(client, conn, r, callback);
+        accepted.inc();
+        const id = conn.identity!;
+        ctx.log.debug({ serial: id.serial, role: id.role, deviceId: id.role === "device" ? id.name : undefined, clientId: client.id }, "MQTT client authenticated");
+        callback(null, true);
+      }, (err: unknown) => {
+        ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id, serial: conn.cert?.facts?.serial }, "registry read failed on CONNECT");
+        refuse(client, conn, { ok: false, code: "FG_INTERNAL", reason: "registry unavailable" }, callback);
+      }).catch((err: unknown) => ctx.log.error({ err, code: "FG_INTERNAL", clientId: client.id }, "CONNECT admission failed"));
     },
 
     authorizePublish(client: Client | null, packet: PublishPacket, callback) {

@@ -60,9 +60,9 @@ export function clientIdBound(identity: Identity, clientId: string): boolean {
 /** Who holds a name in the registry (enroll/names.ts: one name space for devices and credentials). */
 export interface NameRegistry {
   /** A device row exists, or a token was ever created for this id. */
-  isDevice(name: string): boolean;
+  isDevice(name: string): Promise<boolean>;
   /** The role of the service/admin credential issued under this name, if any. */
-  credentialRole(name: string): Role | undefined;
+  credentialRole(name: string): Promise<Role | undefined>;
 }
 
 /** Longest name the grammar allows: no prefix longer than this can be a registered name. */
@@ -77,25 +77,25 @@ const MAX_NAME = 64;
  *    `<name>-<suffix>` when that clientId is not itself a registered name (device
  *    or credential) and no longer credential name `<name>-…` owns it (longest
  *    prefix wins: with `s` and `s-b`, `s-b-1` is `s-b`'s, never `s`'s).
- * Pure: identity, clientId and a registry lookup in, refusal or undefined out.
+ * Pure but for the registry lookups: identity, clientId and a registry in, refusal or undefined out.
  */
-export function clientIdRefusal(identity: Identity, clientId: string, names: NameRegistry): Refusal | undefined {
+export async function clientIdRefusal(identity: Identity, clientId: string, names: NameRegistry): Promise<Refusal | undefined> {
   if (!clientIdBound(identity, clientId)) {
     return refuse("FG_MQTT_CLIENTID_MISMATCH", `clientId ${JSON.stringify(clientId)} is not bound to ${identity.role} ${identity.name}`);
   }
   if (identity.role === "device") {
-    const role = names.credentialRole(identity.name);
+    const role = await names.credentialRole(identity.name);
     const why = deviceNameRefusal(identity.name, { device: true, credential: role === "service" || role === "admin" ? role : undefined });
     return why ? refuse("FG_DEVICE_ID_TAKEN", why) : undefined;
   }
   // A credential's own name is its own: a device by that name is refused above, so it never holds this clientId.
   if (clientId === identity.name) return undefined;
-  if (isValidName(clientId) && (names.isDevice(clientId) || names.credentialRole(clientId) !== undefined)) {
+  if (isValidName(clientId) && ((await names.isDevice(clientId)) || (await names.credentialRole(clientId)) !== undefined)) {
     return refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} is the name of another device or credential`);
   }
   for (let i = clientId.indexOf("-", identity.name.length + 1); i > 0 && i <= MAX_NAME; i = clientId.indexOf("-", i + 1)) {
     const owner = clientId.slice(0, i);
-    if (isValidName(owner) && names.credentialRole(owner) !== undefined) {
+    if (isValidName(owner) && (await names.credentialRole(owner)) !== undefined) {
       return refuse("FG_MQTT_CLIENTID_TAKEN", `clientId ${JSON.stringify(clientId)} belongs to credential ${owner} (${owner}-…)`);
     }
   }

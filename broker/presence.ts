@@ -32,7 +32,7 @@ export class Presence {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.flush(), this.flushMs);
+    this.timer = setInterval(() => void this.flush(), this.flushMs);
     this.timer.unref();
   }
 
@@ -63,7 +63,8 @@ export class Presence {
     this.active.add(deviceId);
   }
 
-  flush(all = false): void {
+  /** Never rejects: a batch that cannot be written is kept for the next flush. */
+  async flush(all = false): Promise<void> {
     for (const e of this.cycles.due(this.d.clock(), all)) this.audit(e);
     if (this.active.size > 0) {
       const now = this.d.clock();
@@ -81,9 +82,9 @@ export class Presence {
     }
     try {
       // One transaction for the whole batch: presence and the connect/disconnect audit events.
-      this.d.store.transaction(() => {
-        this.d.store.devices.recordPresence(batch);
-        for (const e of events) this.d.store.audit.append(e);
+      await this.d.store.transaction(async (tx) => {
+        await tx.devices.recordPresence(batch);
+        for (const e of events) await tx.audit.append(e);
       });
     } catch (err) {
       // Keep what was not written (unless newer news arrived meanwhile) and retry next flush.
@@ -94,10 +95,10 @@ export class Presence {
   }
 
   /** Final flush on close: the given devices (this process's live ones) are marked offline. */
-  stop(stillOnline: Iterable<string>): void {
+  stop(stillOnline: Iterable<string>): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const id of stillOnline) this.offline(id);
-    this.flush(true);
+    return this.flush(true);
   }
 }

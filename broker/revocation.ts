@@ -23,6 +23,7 @@ export class RevocationFollower {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
+  private reading: Promise<void> | undefined;
   private readonly onEvent = (e: { deviceId: string | null; serials: string[] }) =>
     this.onRevoked({ deviceId: e.deviceId, serials: e.serials, source: "event" });
 
@@ -34,18 +35,27 @@ export class RevocationFollower {
     private readonly onHealth: (readable: boolean) => void = () => {},
   ) {}
 
-  start(): void {
-    this.seq = this.d.store.revocations.head();
+  async start(): Promise<void> {
+    this.seq = await this.d.store.revocations.head();
     this.d.events.on("revoked", this.onEvent);
-    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
   }
 
-  /** One query; groups the new entries per device so each device is enforced once per tick. */
-  tick(): void {
+  /**
+   * One query; groups the new entries per device so each device is enforced once per tick.
+   * Never rejects. A tick due while the previous one still reads joins it (no entry is read twice).
+   */
+  tick(): Promise<void> {
+    return (this.reading ??= this.read().finally(() => {
+      this.reading = undefined;
+    }));
+  }
+
+  private async read(): Promise<void> {
     let entries;
     try {
-      entries = this.d.store.revocations.since(this.seq);
+      entries = await this.d.store.revocations.since(this.seq);
       if (this.failing) {
         this.d.log.info("revocation log readable again");
         this.onHealth(true);

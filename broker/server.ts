@@ -66,7 +66,10 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   let closing = false;
   const shared: ConnectionContext = {
     store: d.store, standing: (serial) => standing.standing(serial), clock, log, throttle, metrics, limits, sessions, presence, closing: () => closing,
-    names: { isDevice: (n) => d.store.devices.get(n) !== undefined || d.store.tokens.everIssued(n), credentialRole: (n) => d.store.certificates.credentialRole(n) },
+    names: {
+      isDevice: async (n) => (await d.store.devices.get(n)) !== undefined || (await d.store.tokens.everIssued(n)),
+      credentialRole: (n) => d.store.certificates.credentialRole(n),
+    },
     sessionOwners: new SessionOwners(),
   };
 
@@ -204,7 +207,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
 
   // Follow the revocation log from before the first CONNECT can be admitted, so no
   // revocation falls between the log head and a certificate entering the cache.
-  follower.start();
+  await follower.start();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.mqttsPort, config.host, () => {
@@ -227,7 +230,7 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
       // Handshakes still in progress are not aedes clients yet.
       guard.destroyPending();
       await listenerClosed;
-      presence.stop(sessions.devices());
+      await presence.stop(sessions.devices());
     })()),
   };
 }

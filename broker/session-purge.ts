@@ -74,7 +74,16 @@ export class SessionPurger {
   /** `closed` resolves once the device's live sessions in this process are closed. */
   onRevoked(n: RevocationNotice, closed: Promise<unknown>): void {
     const deviceId = n.deviceId;
-    if (!deviceId || this.d.store.devices.get(deviceId)?.status !== "revoked") return;
+    if (!deviceId) return;
+    this.d.store.devices.get(deviceId).then(
+      (dev) => {
+        if (dev?.status === "revoked") this.purge(deviceId, n, closed);
+      },
+      (err: unknown) => this.d.log.error({ err, code: "FG_INTERNAL", deviceId }, "cannot read a revoked device's status; its MQTT state is not purged"),
+    );
+  }
+
+  private purge(deviceId: string, n: RevocationNotice, closed: Promise<unknown>): void {
     const before = this.pending.get(deviceId) ?? Promise.resolve(ZERO);
     const next = Promise.all([before, closed]).then(([acc]) =>
       purgeDevice(this.persistence(), deviceId).then((p) => sum(acc, p), (err: unknown) => {
@@ -86,11 +95,8 @@ export class SessionPurger {
     void next.then((total) => {
       if (this.pending.get(deviceId) === next) this.pending.delete(deviceId);
       this.d.log.info({ code: "FG_DEVICE_REVOKED", deviceId, ...total }, "revoked device's retained messages and MQTT session purged");
-      try {
-        this.d.store.audit.append({ at: this.d.clock(), type: "mqtt.session_purged", actor: "system", deviceId, detail: { retainedTopics: `devices/${deviceId}/#`, ...total } });
-      } catch (err) {
-        this.d.log.error({ err, code: "FG_INTERNAL", deviceId }, "cannot record the purge in the audit trail");
-      }
+      this.d.store.audit.append({ at: this.d.clock(), type: "mqtt.session_purged", actor: "system", deviceId, detail: { retainedTopics: `devices/${deviceId}/#`, ...total } })
+        .catch((err: unknown) => this.d.log.error({ err, code: "FG_INTERNAL", deviceId }, "cannot record the purge in the audit trail"));
     });
   }
 }

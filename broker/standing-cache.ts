@@ -10,13 +10,16 @@ import type { RevocationNotice } from "./revocation.js";
  * inadmissible (certificate status and device status only ever go from valid/active
  * to revoked), and every revocation reaches `forget` through the RevocationFollower
  * BEFORE it closes live sessions:
- *  - in this process (admin API, renewal), synchronously with the commit, through
- *    the `revoked` event: no CONNECT can be admitted in between;
+ *  - in this process (admin API, renewal), through the `revoked` event emitted right
+ *    after the commit (with the SQLite registry in the same run of the microtask
+ *    queue, so no socket callback runs in between): no CONNECT can be admitted meanwhile;
  *  - from another process (the CLI), within one tick of the revocation log. A CONNECT
  *    admitted from the cache inside that window is registered as a live session, so
  *    the same tick closes it, exactly like the sessions that were already connected.
  * Only admissible standings are cached: refusals and unknown serials are read from
  * SQLite every time (a certificate issued by another process must be found at once).
+ * A read that was in flight when a revocation (forget, clear) arrived is answered
+ * but not cached: it may predate the revocation.
  * If the revocation log cannot be read, the follower calls `clear` and the cache is
  * bypassed until it can be read again.
  */
@@ -24,9 +27,11 @@ export class StandingCache {
   private readonly bySerial = new Map<string, CertStanding>();
   private readonly byDevice = new Map<string, Set<string>>();
   private enabled = true;
+  /** Moves on every forget and clear, so a read that overlapped one is not cached. */
+  private generation = 0;
 
   constructor(
-    private readonly read: (serial: string) => CertStanding | undefined,
+    private readonly read: (serial: string) => Promise<CertStanding | undefined>,
     private readonly max = 100_000,
   ) {}
 
@@ -34,22 +39,25 @@ export class StandingCache {
     return this.bySerial.size;
   }
 
-  standing(serial: string): CertStanding | undefined {
+  async standing(serial: string): Promise<CertStanding | undefined> {
     const hit = this.bySerial.get(serial);
     if (hit) return hit;
-    const s = this.read(serial);
-    if (s && this.enabled && admissible(s)) this.remember(serial, s);
+    const generation = this.generation;
+    const s = await this.read(serial);
+    if (s && this.enabled && generation === this.generation && admissible(s)) this.remember(serial, s);
     return s;
   }
 
   /** Drops what a revocation touched: the serials, and every certificate of the device. */
   forget(n: Pick<RevocationNotice, "deviceId" | "serials">): void {
+    this.generation++;
     for (const serial of n.serials) this.drop(serial);
     if (n.deviceId !== null) for (const serial of [...(this.byDevice.get(n.deviceId) ?? [])]) this.drop(serial);
   }
 
   /** Empties the cache; with `enabled` false, nothing is cached until enabled again. */
   clear(enabled = true): void {
+    this.generation++;
     this.bySerial.clear();
     this.byDevice.clear();
     this.enabled = enabled;

@@ -45,8 +45,8 @@ revoke  revokes every certificate of the credential: it goes on the CRL, the adm
     if (positionals.length !== 1) throw new UsageError("expected: gateway cert issue|list|revoke (see --help)");
     const config = configFrom(values, io.env);
     if (sub === "list") {
-      await withDataDir(config, ({ store }) => {
-        const rows = listCredentials(store, Date.now());
+      await withDataDir(config, async ({ store }) => {
+        const rows = await listCredentials(store, Date.now());
         io.out(values.json ? JSON.stringify(rows, null, 2) + "\n" : table(rows));
       });
       return 0;
@@ -56,8 +56,8 @@ revoke  revokes every certificate of the credential: it goes on the CRL, the adm
       const reason = typeof values.reason === "string" ? values.reason : "unspecified";
       if (!isRevocationReason(reason)) throw new UsageError(`--reason must be one of ${REVOCATION_REASONS.join(", ")}`);
       const name = values.name;
-      await withDataDir(config, ({ store }) => {
-        const r = revokeCredential({ store, clock: Date.now }, name, reason, actor(io.env));
+      await withDataDir(config, async ({ store }) => {
+        const r = await revokeCredential({ store, clock: Date.now }, name, reason, actor(io.env));
         io.out(r.alreadyRevoked ? `${r.role} credential ${r.name} was already revoked\n` : `revoked ${r.role} credential ${r.name} (${r.serials.length} certificate(s))\n`);
       });
       return 0;
@@ -68,8 +68,8 @@ revoke  revokes every certificate of the credential: it goes on the CRL, the adm
     if (typeof values.name !== "string") throw new UsageError("--name is required");
     if (typeof values.out !== "string") throw new UsageError("--out is required");
     const out = path.resolve(values.out);
-    await withDataDir(config, (dir) => {
-      const r = issueCredential({ store: dir.store, ca: dir.ca, clock: Date.now }, role, values.name as string, out, actor(io.env));
+    await withDataDir(config, async (dir) => {
+      const r = await issueCredential({ store: dir.store, ca: dir.ca, clock: Date.now }, role, values.name as string, out, actor(io.env));
       io.out(`${r.certFile}\n${r.keyFile}\n`);
     });
     return 0;

@@ -10,6 +10,6 @@ export async function withDataDir<T>(config: GatewayConfig, fn: (dir: DataDir) =
   try {
     return await fn(dir);
   } finally {
-    dir.store.close();
+    await dir.store.close();
   }
 }

@@ -37,8 +37,8 @@ revoke    revokes the device and all its certificates, updates the CRL and
     if (sub === "list") {
       if (positionals.length !== 1) throw new UsageError("devices list takes no arguments");
       const windowMs = typeof values.expiring === "string" ? parseDuration(values.expiring, "--expiring") * 1000 : undefined;
-      await withDataDir(config, ({ store }) => {
-        const rows = listDevices(store, Date.now(), windowMs);
+      await withDataDir(config, async ({ store }) => {
+        const rows = await listDevices(store, Date.now(), windowMs);
         io.out(values.json ? JSON.stringify(rows, null, 2) + "\n" : table(rows));
       });
       return 0;
@@ -47,8 +47,8 @@ revoke    revokes the device and all its certificates, updates the CRL and
       if (positionals.length !== 2) throw new UsageError("expected: gateway devices revoke <deviceId>");
       const reason = typeof values.reason === "string" ? values.reason : "unspecified";
       if (!isRevocationReason(reason)) throw new UsageError(`--reason must be one of ${REVOCATION_REASONS.join(", ")}`);
-      await withDataDir(config, ({ store }) => {
-        const r = revokeDevice({ store, clock: Date.now }, positionals[1]!, reason, actor(io.env));
+      await withDataDir(config, async ({ store }) => {
+        const r = await revokeDevice({ store, clock: Date.now }, positionals[1]!, reason, actor(io.env));
         const tokens = r.tokensCancelled > 0 ? `; cancelled ${r.tokensCancelled} outstanding token(s)` : "";
         if (!r.enrolled) io.out(`device ${r.deviceId} never enrolled; cancelled ${r.tokensCancelled} outstanding token(s)\n`);
         else io.out(r.alreadyRevoked ? `device ${r.deviceId} was already revoked${tokens}\n` : `revoked device ${r.deviceId} (${r.serials.length} certificate(s))${tokens}\n`);

@@ -1,5 +1,5 @@
 import { parseDuration } from "../config.js";
-import { createToken, listTokens, nextBatchIds, revokeTokens, type TokenView } from "../enroll/tokens.js";
+import { createToken, createTokenIn, listTokens, nextBatchIds, revokeTokens, type TokenView } from "../enroll/tokens.js";
 import { type Command, GATEWAY_FLAGS, UsageError, actor, configFrom, parse } from "./command.js";
 import { withDataDir } from "./context.js";
 
@@ -44,16 +44,16 @@ credential (one name space).`,
     const who = actor(io.env);
     if (sub === "list") {
       if (positionals.length !== 1) throw new UsageError("token list takes no arguments");
-      await withDataDir(config, ({ store }) => {
-        const rows = listTokens(store, Date.now());
+      await withDataDir(config, async ({ store }) => {
+        const rows = await listTokens(store, Date.now());
         io.out(values.json ? JSON.stringify(rows, null, 2) + "\n" : table(rows));
       });
       return 0;
     }
     if (sub === "revoke") {
       if (positionals.length !== 2) throw new UsageError("expected: gateway token revoke <deviceId>");
-      await withDataDir(config, ({ store }) => {
-        const r = revokeTokens({ store, clock: Date.now }, positionals[1]!, who);
+      await withDataDir(config, async ({ store }) => {
+        const r = await revokeTokens({ store, clock: Date.now }, positionals[1]!, who);
         io.out(r.cancelled === 0 ? `device ${r.deviceId} had no outstanding token\n` : `cancelled ${r.cancelled} token(s) of device ${r.deviceId}\n`);
       });
       return 0;
@@ -67,19 +67,19 @@ credential (one name space).`,
       if (!/^\d+$/.test(String(values.count)) || count < 1 || count > MAX_COUNT) throw new UsageError(`--count must be 1 to ${MAX_COUNT}`);
       if (typeof values.prefix !== "string") throw new UsageError("--count needs --prefix");
       const prefix = values.prefix;
-      await withDataDir(config, ({ store }) => {
+      await withDataDir(config, async ({ store }) => {
         const lines: string[] = [];
         // Numbered and created in one write transaction: two batches at once cannot pick the same ids.
-        store.transaction(() => {
-          for (const id of nextBatchIds(store, prefix, count)) lines.push(`${id},${createToken({ store, clock: Date.now }, id, ttl, who).token}`);
+        await store.transaction(async (tx) => {
+          for (const id of await nextBatchIds(tx, prefix, count)) lines.push(`${id},${(await createTokenIn(tx, Date.now, id, ttl, who)).token}`);
         });
         io.out(lines.join("\n") + "\n");
       });
       return 0;
     }
     if (positionals.length !== 2) throw new UsageError("expected: gateway token create <deviceId>");
-    await withDataDir(config, ({ store }) =>
-      io.out(createToken({ store, clock: Date.now }, positionals[1]!, ttl, who, { reprovision: values.reprovision === true }).token + "\n"));
+    await withDataDir(config, async ({ store }) =>
+      io.out((await createToken({ store, clock: Date.now }, positionals[1]!, ttl, who, { reprovision: values.reprovision === true })).token + "\n"));
     return 0;
   },
 };

@@ -74,3 +74,17 @@ export interface RevocationLogEntry {
   readonly serial: string;
   readonly at: number;
 }
+
+export interface TokenRow { hash: string; deviceId: string; createdAt: number; expiresAt: number; usedAt: number | null; issuedSerial: string | null; reprovision: boolean }
+/** An unused, unexpired token, as listed to operators: never the hash or the secret. */
+export interface OutstandingToken { deviceId: string; createdAt: number; expiresAt: number; reprovision: boolean }
+
+/** Audit event types that record presence, not a decision: what `security` leaves out. */
+export const PRESENCE_TYPES = ["mqtt.connected", "mqtt.disconnected"] as const;
+
+export interface AuditQuery {
+  readonly limit: number;
+  readonly deviceId?: string;
+  readonly type?: string;
+  readonly security?: boolean;
+}

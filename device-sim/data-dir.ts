@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openStore, type Store } from "../db/store.js";
+import type { Store } from "../db/store.js";
+import { openStore } from "../db/open.js";
 import { pkiPaths, readCertDer } from "../pki/data-dir-files.js";
 import { issueCredential, openCa, revokeDevice } from "./gateway-seam.js";
 import { GatewayError } from "../errors.js";
@@ -41,7 +42,7 @@ export class SimDataDir {
    * go to `outDir` when given (kept with --state), else to a temporary
    * directory that is removed once read.
    */
-  issueServiceCredential(name: string, crlUrl: string, outDir?: string): { certPem: string; keyPem: string; name: string } {
+  async issueServiceCredential(name: string, crlUrl: string, outDir?: string): Promise<{ certPem: string; keyPem: string; name: string }> {
     const ca = openCa({ paths: this.paths, rootDer: readCertDer(this.paths.rootCert), issuingDer: readCertDer(this.paths.issuingCert) }, {
       certDays: 365,
       clock: this.clock,
@@ -49,7 +50,7 @@ export class SimDataDir {
     });
     const dir = outDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "fg-sim-svc-"));
     try {
-      const r = issueCredential({ store: this.store, ca, clock: this.clock }, "service", name, dir, "sim");
+      const r = await issueCredential({ store: this.store, ca, clock: this.clock }, "service", name, dir, "sim");
       return { certPem: fs.readFileSync(r.certFile, "utf8"), keyPem: fs.readFileSync(r.keyFile, "utf8"), name };
     } finally {
       if (!outDir) fs.rmSync(dir, { recursive: true, force: true });
@@ -57,11 +58,11 @@ export class SimDataDir {
   }
 
   /** Fallback revocation straight on the registry (the gateway follows the revocation log and kicks). */
-  revoke(deviceId: string): void {
-    revokeDevice({ store: this.store, clock: this.clock }, deviceId, "unspecified", "sim:revoke-drill");
+  async revoke(deviceId: string): Promise<void> {
+    await revokeDevice({ store: this.store, clock: this.clock }, deviceId, "unspecified", "sim:revoke-drill");
   }
 
-  close(): void {
-    this.store.close();
+  close(): Promise<void> {
+    return this.store.close();
   }
 }

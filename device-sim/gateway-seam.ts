@@ -12,7 +12,7 @@
  *  - revokeDevice: the fallback revocation drill (what `gateway devices revoke` does).
  * test/unit/import-rules.test.ts keeps every other device-sim file away from enroll/.
  */
-export { createToken } from "../enroll/tokens.js";
+export { createTokenIn } from "../enroll/tokens.js";
 export { issueCredential } from "../enroll/credentials.js";
 export { openCa } from "../enroll/pki.js";
 export { revokeDevice } from "../enroll/fleet.js";

@@ -81,7 +81,7 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
           if (cred) out.set(id, cred);
         }
       } else if (data) {
-        const minted = mintTokens(data.store, need, TOKEN_TTL_SECONDS, Date.now);
+        const minted = await mintTokens(data.store, need, TOKEN_TTL_SECONDS, Date.now);
         for (const [id, token] of minted.tokens) out.set(id, { token });
         if (minted.refused.size > 0) io.err(`sim: the registry refused tokens for ${minted.refused.size} device(s) (e.g. ${[...minted.refused][0]!.join(": ")})\n`);
       }
@@ -101,7 +101,7 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
     };
 
     const observer = data
-      ? { ...data.issueServiceCredential("sim", new URL("/crl", o.est).toString()), clientId: `sim-${process.pid}-${crypto.randomBytes(3).toString("hex")}` }
+      ? { ...(await data.issueServiceCredential("sim", new URL("/crl", o.est).toString())), clientId: `sim-${process.pid}-${crypto.randomBytes(3).toString("hex")}` }
       : undefined;
 
     let revoke: Revoker | undefined;
@@ -118,7 +118,7 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
           io.err("sim: this gateway does not serve the admin API; revoking through the data directory instead\n");
         }
         const sentAt = clock();
-        dd.revoke(id);
+        await dd.revoke(id);
         return { via: "data-dir", sentAt };
       };
     }
@@ -144,7 +144,7 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
   } finally {
     admin?.close();
     for (const a of agents) a.destroy();
-    data?.close();
+    await data?.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { createToken } from "./gateway-seam.js";
+import { createTokenIn } from "./gateway-seam.js";
 import { isValidName } from "../pki/roles.js";
 import type { Store } from "../db/store.js";
 import { GatewayError } from "../errors.js";
@@ -52,16 +52,17 @@ export interface MintResult {
  * `gateway token create`), in batches of one transaction each so a big fleet
  * does not hold the write lock for long while a gateway is serving.
  */
-export function mintTokens(store: Store, ids: readonly string[], ttlSeconds: number, clock: () => number, batch = 500): MintResult {
+export async function mintTokens(store: Store, ids: readonly string[], ttlSeconds: number, clock: () => number, batch = 500): Promise<MintResult> {
   const tokens = new Map<string, string>();
   const refused = new Map<string, string>();
   for (let i = 0; i < ids.length; i += batch) {
-    store.transaction(() => {
+    await store.transaction(async (tx) => {
       for (const id of ids.slice(i, i + batch)) {
         try {
           // The simulator mints only for devices it holds no key for (no --state, or lost):
           // enrolling them again is what it is asked to do, so it re-provisions.
-          tokens.set(id, createToken({ store, clock }, id, ttlSeconds, "sim", { reprovision: true }).token);
+          // A refusal is thrown before any write, so the batch's transaction goes on without it.
+          tokens.set(id, (await createTokenIn(tx, clock, id, ttlSeconds, "sim", { reprovision: true })).token);
         } catch (e) {
           if (!(e instanceof GatewayError)) throw e;
           refused.set(id, e.code);

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Store } from "../db/store.js";
+import type { Repositories, Store } from "../db/store.js";
 import { GatewayError } from "../errors.js";
 import type { CertificateAuthority } from "./ca.js";
 import { ensurePrivateDir, writeKeyFile, writePublicFile } from "./files.js";
@@ -19,20 +19,20 @@ export type CredentialRole = "service" | "admin";
  * those roles; EST never does). The key is generated here, written 0600, and
  * the certificate is recorded before the files are written.
  */
-export function issueCredential(
+export async function issueCredential(
   d: { store: Store; ca: CertificateAuthority; clock: () => number },
   role: CredentialRole, name: string, outDir: string, actor: string,
-): { certFile: string; keyFile: string; serial: string } {
+): Promise<{ certFile: string; keyFile: string; serial: string }> {
   if (role !== "service" && role !== "admin") throw new GatewayError("FG_USAGE", "--role must be service or admin");
   if (!isValidName(name)) throw new GatewayError("FG_NAME_INVALID");
-  assertCredentialName(d.store, name, role);
+  await assertCredentialName(d.store, name, role);
   const { privateKey, publicKey } = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const issued = d.ca.issueClient(role, name, publicKey.export({ type: "spki", format: "der" }), 365);
-  d.store.transaction(() => {
+  await d.store.transaction(async (tx) => {
     // Again under the write lock: a token or device for this name may have been created meanwhile.
-    assertCredentialName(d.store, name, role);
-    d.store.certificates.insert({ serial: issued.serial, role, name, deviceId: null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: d.clock(), pem: issued.pem });
-    d.store.audit.append({ type: "credential.issued", actor, serial: issued.serial, detail: { role, name } });
+    await assertCredentialName(tx, name, role);
+    await tx.certificates.insert({ serial: issued.serial, role, name, deviceId: null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: d.clock(), pem: issued.pem });
+    await tx.audit.append({ type: "credential.issued", actor, serial: issued.serial, detail: { role, name } });
   });
   ensurePrivateDir(outDir);
   const certFile = path.join(outDir, `${name}.pem`);
@@ -43,9 +43,9 @@ export function issueCredential(
 }
 
 /** README "Configuration", data directory: admin/admin.pem and admin/admin.key exist after the first start. */
-export function ensureAdminCredential(d: { store: Store; ca: CertificateAuthority; clock: () => number }, adminDir: string): boolean {
+export async function ensureAdminCredential(d: { store: Store; ca: CertificateAuthority; clock: () => number }, adminDir: string): Promise<boolean> {
   if (fs.existsSync(path.join(adminDir, "admin.pem")) && fs.existsSync(path.join(adminDir, "admin.key"))) return false;
-  issueCredential(d, "admin", "admin", adminDir, "system");
+  await issueCredential(d, "admin", "admin", adminDir, "system");
   return true;
 }
 
@@ -60,9 +60,9 @@ export interface CredentialView {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Service and admin credentials by name; a credential is valid while one of its certificates is. */
-export function listCredentials(store: Store, now: number): CredentialView[] {
+export async function listCredentials(store: Repositories, now: number): Promise<CredentialView[]> {
   const byName = new Map<string, CredentialView>();
-  for (const c of store.certificates.credentials()) {
+  for (const c of await store.certificates.credentials()) {
     let v = byName.get(c.name);
     if (!v) byName.set(c.name, (v = { name: c.name, role: c.role as CredentialRole, status: "revoked", certificates: [] }));
     const status = certStatus(c, now);
@@ -80,19 +80,19 @@ export interface CredentialRevokeResult { readonly name: string; readonly role: 
  * every request and CONNECT), and the revocation log entries make every gateway
  * process close their live sessions. Idempotent; an unknown name is FG_NOT_FOUND.
  */
-export function revokeCredential(
+export async function revokeCredential(
   d: { store: Store; clock: () => number; events?: GatewayEvents },
   name: string, reason: RevocationReason, actor: string,
-): CredentialRevokeResult {
+): Promise<CredentialRevokeResult> {
   if (!isValidName(name)) throw new GatewayError("FG_NAME_INVALID");
   if (!isRevocationReason(reason)) throw new GatewayError("FG_BODY_INVALID", `reason must be one of ${REVOCATION_REASONS.join(", ")}`);
   const now = d.clock();
-  const r = d.store.transaction((): CredentialRevokeResult => {
-    const role = d.store.certificates.credentialRole(name);
+  const r = await d.store.transaction(async (tx): Promise<CredentialRevokeResult> => {
+    const role = await tx.certificates.credentialRole(name);
     if (role !== "service" && role !== "admin") throw new GatewayError("FG_NOT_FOUND", `credential ${name} not found`);
-    const serials = d.store.certificates.revokeCredential(name, reason, now);
-    for (const s of serials) d.store.revocations.append(null, s, now);
-    d.store.audit.append({ at: now, type: "credential.revoked", actor, detail: { name, role, reason, serials, alreadyRevoked: serials.length === 0 } });
+    const serials = await tx.certificates.revokeCredential(name, reason, now);
+    for (const s of serials) await tx.revocations.append(null, s, now);
+    await tx.audit.append({ at: now, type: "credential.revoked", actor, detail: { name, role, reason, serials, alreadyRevoked: serials.length === 0 } });
     return { name, role, alreadyRevoked: serials.length === 0, serials };
   });
   if (r.serials.length > 0) d.events?.emit("revoked", { deviceId: null, serials: r.serials, reason });

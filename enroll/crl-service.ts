@@ -7,13 +7,13 @@ export class CrlService {
 
   constructor(private readonly d: { store: Store; ca: Pick<CertificateAuthority, "signCrl">; clock: () => number }) {}
 
-  current(): Buffer {
+  async current(): Promise<Buffer> {
     const now = this.d.clock();
-    const head = this.d.store.revocations.head();
+    const head = await this.d.store.revocations.head();
     const c = this.cached;
     if (c && c.head === head && now - c.at < 3600_000) return c.der;
-    const entries = this.d.store.certificates.revokedUnexpired(now).map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? now, reason: r.revocationReason }));
-    const der = this.d.ca.signCrl(entries, this.d.store.revocations.nextCrlNumber(), now);
+    const entries = (await this.d.store.certificates.revokedUnexpired(now)).map((r) => ({ serial: r.serial, revokedAt: r.revokedAt ?? now, reason: r.revocationReason }));
+    const der = this.d.ca.signCrl(entries, await this.d.store.revocations.nextCrlNumber(), now);
     this.cached = { der, head, at: now };
     return der;
   }

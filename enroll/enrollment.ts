@@ -1,6 +1,6 @@
-import { isRegisteredCertificate } from "../db/certificates.js";
+import { isRegisteredCertificate } from "../db/fingerprint.js";
 import { spkiSha256 } from "../db/spki-hash.js";
-import type { Store } from "../db/store.js";
+import type { Repositories, Store } from "../db/store.js";
 import type { GatewayEvents } from "../runtime/deps.js";
 import { GatewayError, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -60,28 +60,28 @@ export interface CredentialCheck {
  * redelivery only (a new certificate is never issued on it); an authorized
  * manufacturer certificate or renewal carries its device's recent certificates.
  */
-export function checkCredentialOrReplay(store: Store, auth: Authorization, now: number): CredentialCheck {
-  if (auth.kind === "token" && !tokenUsable(store, auth.deviceId, auth.token, now)) {
-    const replay = tokenReplay(store, auth, now);
+export async function checkCredentialOrReplay(store: Repositories, auth: Authorization, now: number): Promise<CredentialCheck> {
+  if (auth.kind === "token" && !(await tokenUsable(store, auth.deviceId, auth.token, now))) {
+    const replay = await tokenReplay(store, auth, now);
     if (replay) return { deviceId: replay.deviceId, replay };
   }
-  const deviceId = checkCredential(store, auth, now);
+  const deviceId = await checkCredential(store, auth, now);
   if (auth.kind === "token") return { deviceId };
-  return { deviceId, replay: recentReplay(store, deviceId, auth.facts.serial, now) };
+  return { deviceId, replay: await recentReplay(store, deviceId, auth.facts.serial, now) };
 }
 
 /**
  * Enrolls, or answers a retry with the certificate already issued for the CSR's
  * key. A spent token whose CSR carries another key is refused as before (401).
  */
-export function enrollOrReplay(d: EnrollDeps, auth: Authorization, check: CredentialCheck, csrDer: Uint8Array): Enrolled {
+export async function enrollOrReplay(d: EnrollDeps, auth: Authorization, check: CredentialCheck, csrDer: Uint8Array): Promise<Enrolled> {
   if (!check.replay) {
     try {
-      return enrollChecked(d, auth, check.deviceId, csrDer);
+      return await enrollChecked(d, auth, check.deviceId, csrDer);
     } catch (e) {
       // A concurrent duplicate: the same request spent the token after this one's check (it waited
       // for its body). It is a retry like any other, answered with the certificate that request got.
-      const replay = auth.kind === "token" && e instanceof GatewayError && e.code === "FG_TOKEN_INVALID" ? tokenReplay(d.store, auth, d.clock()) : undefined;
+      const replay = auth.kind === "token" && e instanceof GatewayError && e.code === "FG_TOKEN_INVALID" ? await tokenReplay(d.store, auth, d.clock()) : undefined;
       if (!replay) throw e;
       return replayOrRefuse(d, auth, { deviceId: replay.deviceId, replay }, parseCsr(csrDer), csrDer);
     }
@@ -89,7 +89,7 @@ export function enrollOrReplay(d: EnrollDeps, auth: Authorization, check: Creden
   return replayOrRefuse(d, auth, { deviceId: check.deviceId, replay: check.replay }, parseCsr(csrDer), csrDer);
 }
 
-function replayOrRefuse(d: EnrollDeps, auth: Authorization, check: CredentialCheck & { replay: ReplayCandidate }, csr: ParsedCsr, csrDer: Uint8Array): Enrolled {
+async function replayOrRefuse(d: EnrollDeps, auth: Authorization, check: CredentialCheck & { replay: ReplayCandidate }, csr: ParsedCsr, csrDer: Uint8Array): Promise<Enrolled> {
   // For a token, a replay candidate exists only once the token is spent (checkCredentialOrReplay).
   const spentToken = auth.kind === "token";
   const admitted = admitCsr(csr.facts, check.deviceId);
@@ -100,9 +100,9 @@ function replayOrRefuse(d: EnrollDeps, auth: Authorization, check: CredentialChe
     return enrollChecked(d, auth, check.deviceId, csrDer, csr);
   }
   const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
-  d.store.transaction(() => {
-    stillDeliverable(d.store, cert, d.clock());
-    d.store.audit.append({
+  await d.store.transaction(async (tx) => {
+    await stillDeliverable(tx, cert, d.clock());
+    await tx.audit.append({
       at: d.clock(), type: `enroll.${operation}.redelivered`, actor: `device:${check.deviceId}`, deviceId: check.deviceId, serial: cert.serial,
       detail: { method: auth.kind, ...(auth.kind === "token" ? {} : { presentedSerial: auth.facts.serial }) },
     });
@@ -120,23 +120,23 @@ const sameSubject = (a: CertFacts["subject"], b: CertFacts["subject"]) =>
  * The EST adapter calls it before decoding the body, so a bad credential is
  * answered 401 whatever the body (through checkCredentialOrReplay); enrollChecked() runs for the id it returned.
  */
-export function checkCredential(store: Store, auth: Authorization, now: number): string {
-  const deviceId = checkAuthorization(store, auth, now);
-  checkDevice(store, auth, deviceId);
+export async function checkCredential(store: Repositories, auth: Authorization, now: number): Promise<string> {
+  const deviceId = await checkAuthorization(store, auth, now);
+  await checkDevice(store, auth, deviceId);
   return deviceId;
 }
 
-function checkAuthorization(store: Store, auth: Authorization, now: number): string {
+async function checkAuthorization(store: Repositories, auth: Authorization, now: number): Promise<string> {
   // Checked before any work on the CSR; consumed atomically only at the end.
   if (auth.kind === "token") {
-    if (!tokenUsable(store, auth.deviceId, auth.token, now)) throw new GatewayError("FG_TOKEN_INVALID");
-    if (!reprovisionAllowed(store, auth.token, auth.deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
+    if (!(await tokenUsable(store, auth.deviceId, auth.token, now))) throw new GatewayError("FG_TOKEN_INVALID");
+    if (!(await reprovisionAllowed(store, auth.token, auth.deviceId, now))) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
     return auth.deviceId;
   }
   if (auth.kind === "bootstrap") return auth.deviceId;
   const f = auth.facts;
   if (f.role !== "device" || f.commonName === undefined) throw new GatewayError("FG_ROLE_FORBIDDEN", "only device certificates re-enroll");
-  const row = store.certificates.get(f.serial);
+  const row = await store.certificates.get(f.serial);
   // The registered certificate under this serial must be the one presented (a serial can be copied).
   if (!row || row.deviceId !== f.commonName || !isRegisteredCertificate(row, auth.fingerprint)) throw new GatewayError("FG_CERT_UNKNOWN");
   if (row.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
@@ -145,11 +145,11 @@ function checkAuthorization(store: Store, auth: Authorization, now: number): str
 }
 
 /** Whether the device may (still) receive a certificate: unknown devices may (first enrollment), revoked ones never. */
-function checkDevice(store: Store, auth: Authorization, deviceId: string): void {
+async function checkDevice(store: Repositories, auth: Authorization, deviceId: string): Promise<void> {
   // One name space (names.ts): a service's or admin's name never becomes a device, by token or by manufacturer certificate.
-  const taken = deviceNameRefusal(deviceId, namesOf(store, deviceId));
+  const taken = deviceNameRefusal(deviceId, await namesOf(store, deviceId));
   if (taken) throw new GatewayError("FG_DEVICE_ID_TAKEN", taken);
-  const dev = store.devices.get(deviceId);
+  const dev = await store.devices.get(deviceId);
   if (dev?.status === "revoked") throw new GatewayError("FG_DEVICE_REVOKED");
   // A re-enrolling certificate implies a device row; its absence means the registry was tampered with.
   if (!dev && auth.kind === "certificate") throw new GatewayError("FG_DEVICE_UNKNOWN");
@@ -166,10 +166,10 @@ function checkDevice(store: Store, auth: Authorization, deviceId: string): void 
  * Run before signing (cheap refusal) and again inside the transaction that
  * records the certificate, which is what makes it hold under concurrency.
  */
-function checkIssuance(store: Store, auth: Authorization, deviceId: string, keyHash: string, now: number, limits: IssuanceLimits): void {
-  if (store.certificates.keyCertifiedElsewhere(keyHash, "device", deviceId)) throw new GatewayError("FG_CSR_KEY_REUSED");
+async function checkIssuance(store: Repositories, auth: Authorization, deviceId: string, keyHash: string, now: number, limits: IssuanceLimits): Promise<void> {
+  if (await store.certificates.keyCertifiedElsewhere(keyHash, "device", deviceId)) throw new GatewayError("FG_CSR_KEY_REUSED");
   if (auth.kind === "token") return;
-  const rate = renewalRate(store.certificates.issuedSince(deviceId, now - limits.windowMs), now, limits);
+  const rate = renewalRate(await store.certificates.issuedSince(deviceId, now - limits.windowMs), now, limits);
   if (!rate.ok) {
     throw new GatewayError("FG_RENEWAL_RATE", `${deviceId} got ${limits.perWindow} certificates within ${limits.windowMs / 1000} s; retry in ${rate.retryAfterSeconds} s`, { retryAfter: rate.retryAfterSeconds });
   }
@@ -186,7 +186,7 @@ function checkIssuance(store: Store, auth: Authorization, deviceId: string, keyH
  * The certificate is committed before this returns, so the HTTP answer can
  * never hand out a certificate the registry does not know.
  */
-export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: string, csrDer: Uint8Array, parsed?: ParsedCsr): Enrolled {
+export async function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: string, csrDer: Uint8Array, parsed?: ParsedCsr): Promise<Enrolled> {
   const operation: EnrollOperation = auth.kind === "certificate" ? "simplereenroll" : "simpleenroll";
 
   const csr = parsed ?? parseCsr(csrDer);
@@ -200,32 +200,33 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
   if (!decision.ok) throw new GatewayError(decision.code, decision.reason);
   const limits = d.issuanceLimits ?? DEFAULT_ISSUANCE_LIMITS;
   const keyHash = spkiSha256(csr.spkiDer);
-  checkIssuance(d.store, auth, deviceId, keyHash, d.clock(), limits);
+  await checkIssuance(d.store, auth, deviceId, keyHash, d.clock(), limits);
 
   // Every extension comes from the profile; nothing the CSR asks for (CA:TRUE, key usages) is copied.
   const cert = d.ca.issueClient("device", deviceId, csr.spkiDer);
   const now = d.clock();
-  const superseded = d.store.transaction((): string[] => {
+  const superseded = await d.store.transaction(async (tx): Promise<string[]> => {
     // Re-checked under the write lock: a revocation may have committed since the checks above
     // (it also cancelled the device's tokens; the device's state is the better answer).
-    checkDevice(d.store, auth, deviceId);
-    if (auth.kind === "token" && !d.store.tokens.consume(hashToken(auth.token), deviceId, now, cert.serial)) throw new GatewayError("FG_TOKEN_INVALID");
-    if (auth.kind === "certificate" && d.store.certificates.get(auth.facts.serial)?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
+    await checkDevice(tx, auth, deviceId);
+    if (auth.kind === "token" && !(await tx.tokens.consume(hashToken(auth.token), deviceId, now, cert.serial))) throw new GatewayError("FG_TOKEN_INVALID");
+    if (auth.kind === "certificate" && (await tx.certificates.get(auth.facts.serial))?.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
     // Also under the write lock: two enrollments of one key for two devices, or a burst of renewals, cannot both pass.
-    checkIssuance(d.store, auth, deviceId, keyHash, now, limits);
-    const reprovisioned = auth.kind === "token" ? supersedeForToken(d.store, auth.token, deviceId, now) : [];
-    d.store.devices.ensure(deviceId, now);
+    await checkIssuance(tx, auth, deviceId, keyHash, now, limits);
+    const reprovisioned = auth.kind === "token" ? await supersedeForToken(tx, auth.token, deviceId, now) : [];
+    await tx.devices.ensure(deviceId, now);
     const presented = auth.kind === "certificate" ? auth.facts.serial : undefined;
-    const capped = toSupersede(d.store.certificates.validOldestFirst(deviceId, now), limits, presented).filter((s) => d.store.certificates.supersede(s, now));
+    const capped: string[] = [];
+    for (const s of toSupersede(await tx.certificates.validOldestFirst(deviceId, now), limits, presented)) if (await tx.certificates.supersede(s, now)) capped.push(s);
     // Logged per serial with no device id: sessions presenting a superseded certificate are closed
     // and the CRL is rebuilt, while the device's other sessions (on its newer certificates) stay.
-    for (const s of capped) d.store.revocations.append(null, s, now);
+    for (const s of capped) await tx.revocations.append(null, s, now);
     const superseded = [...reprovisioned, ...capped];
-    d.store.certificates.insert({
+    await tx.certificates.insert({
       serial: cert.serial, role: "device", name: deviceId, deviceId,
       notBefore: cert.notBefore, notAfter: cert.notAfter, issuedAt: now, pem: cert.pem, spkiSha256: keyHash,
     });
-    d.store.audit.append({
+    await tx.audit.append({
       at: now, type: `enroll.${operation}`, actor: `device:${deviceId}`, deviceId, serial: cert.serial,
       detail: {
         method: auth.kind,
@@ -245,8 +246,8 @@ export function enrollChecked(d: EnrollDeps, auth: Authorization, deviceId: stri
 const NOT_REPROVISION = "device already has a valid certificate and this token was not created to re-provision it";
 
 /** A token enrolls a device that holds a valid certificate only if it was created with `reprovision`. */
-function reprovisionAllowed(store: Store, token: string, deviceId: string, now: number): boolean {
-  return !store.certificates.hasValid(deviceId, now) || store.tokens.get(hashToken(token))?.reprovision === true;
+async function reprovisionAllowed(store: Repositories, token: string, deviceId: string, now: number): Promise<boolean> {
+  return !(await store.certificates.hasValid(deviceId, now)) || (await store.tokens.get(hashToken(token)))?.reprovision === true;
 }
 
 /**
@@ -255,11 +256,11 @@ function reprovisionAllowed(store: Store, token: string, deviceId: string, now: 
  * may replace it, and then every valid certificate of the device is revoked as
  * superseded (RFC 5280 §5.3.1), logged for every broker to close its sessions.
  */
-function supersedeForToken(store: Store, token: string, deviceId: string, now: number): string[] {
-  if (!store.certificates.hasValid(deviceId, now)) return [];
-  if (!reprovisionAllowed(store, token, deviceId, now)) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
-  const serials = store.certificates.revokeForDevice(deviceId, "superseded", now);
-  for (const s of serials) store.revocations.append(null, s, now);
+async function supersedeForToken(store: Repositories, token: string, deviceId: string, now: number): Promise<string[]> {
+  if (!(await store.certificates.hasValid(deviceId, now))) return [];
+  if (!(await reprovisionAllowed(store, token, deviceId, now))) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
+  const serials = await store.certificates.revokeForDevice(deviceId, "superseded", now);
+  for (const s of serials) await store.revocations.append(null, s, now);
   return serials;
 }
 
@@ -275,9 +276,9 @@ export interface Refusal {
  * known, never the token. Auditing must not turn a refusal into a crash, so a
  * failing write (database closed at shutdown) is logged and swallowed.
  */
-export function auditRefusal(d: { store: Store; clock: () => number; log: Logger }, r: Refusal): void {
+export async function auditRefusal(d: { store: Store; clock: () => number; log: Logger }, r: Refusal): Promise<void> {
   try {
-    d.store.audit.append({
+    await d.store.audit.append({
       at: d.clock(), type: "enroll.refused", code: r.code, deviceId: r.deviceId ?? null,
       detail: { operation: r.operation, ...(r.address ? { address: r.address } : {}) },
     });

@@ -1,4 +1,4 @@
-import type { Store } from "../db/store.js";
+import type { Repositories, Store } from "../db/store.js";
 import type { CertificateRow, DeviceRow, RevocationReason } from "../db/types.js";
 import { REVOCATION_REASONS } from "../db/types.js";
 import { GatewayError } from "../errors.js";
@@ -27,13 +27,13 @@ export function certStatus(c: CertificateRow, now: number): CertView {
   return c.notAfter <= now ? "expired" : "valid";
 }
 
-export function deviceView(store: Store, row: DeviceRow, now: number): DeviceView {
+export async function deviceView(store: Repositories, row: DeviceRow, now: number): Promise<DeviceView> {
   return {
     id: row.id,
     status: row.status,
     online: row.online,
     lastSeen: row.lastSeen === null ? null : iso(row.lastSeen),
-    certificates: store.certificates.forDevice(row.id).map((c) => ({
+    certificates: (await store.certificates.forDevice(row.id)).map((c) => ({
       serial: c.serial, notBefore: iso(c.notBefore), notAfter: iso(c.notAfter), status: certStatus(c, now),
     })),
   };
@@ -45,14 +45,15 @@ export function expiresWithin(view: DeviceView, now: number, windowMs: number): 
   return newest !== undefined && newest <= now + windowMs;
 }
 
-export function listDevices(store: Store, now: number, expiringWithinMs?: number): DeviceView[] {
-  const all = store.devices.list().map((r) => deviceView(store, r, now));
+export async function listDevices(store: Repositories, now: number, expiringWithinMs?: number): Promise<DeviceView[]> {
+  const all: DeviceView[] = [];
+  for (const r of await store.devices.list()) all.push(await deviceView(store, r, now));
   return expiringWithinMs === undefined ? all : all.filter((v) => expiresWithin(v, now, expiringWithinMs));
 }
 
-export function getDevice(store: Store, id: string, now: number): DeviceView {
+export async function getDevice(store: Repositories, id: string, now: number): Promise<DeviceView> {
   if (!isValidName(id)) throw new GatewayError("FG_DEVICE_ID_INVALID");
-  const row = store.devices.get(id);
+  const row = await store.devices.get(id);
   if (!row) throw new GatewayError("FG_NOT_FOUND", `device ${id} not found`);
   return deviceView(store, row, now);
 }
@@ -80,28 +81,28 @@ export interface RevokeResult {
  * unknown is FG_NOT_FOUND. One transaction, so a crash leaves either all of it
  * or none. Idempotent.
  */
-export function revokeDevice(
+export async function revokeDevice(
   d: { store: Store; clock: () => number; events?: GatewayEvents },
   deviceId: string, reason: RevocationReason, actor: string,
-): RevokeResult {
+): Promise<RevokeResult> {
   if (!isValidName(deviceId)) throw new GatewayError("FG_DEVICE_ID_INVALID");
   if (!isRevocationReason(reason)) throw new GatewayError("FG_BODY_INVALID", `reason must be one of ${REVOCATION_REASONS.join(", ")}`);
   const now = d.clock();
-  const result = d.store.transaction((): RevokeResult => {
-    const dev = d.store.devices.get(deviceId);
+  const result = await d.store.transaction(async (tx): Promise<RevokeResult> => {
+    const dev = await tx.devices.get(deviceId);
     if (!dev) {
-      if (!d.store.tokens.everIssued(deviceId)) throw new GatewayError("FG_NOT_FOUND", `device ${deviceId} not found`);
-      const tokensCancelled = d.store.tokens.cancelForDevice(deviceId, now);
-      d.store.audit.append({ at: now, type: "token.revoked", actor, deviceId, detail: { cancelled: tokensCancelled, via: "devices revoke", reason } });
+      if (!(await tx.tokens.everIssued(deviceId))) throw new GatewayError("FG_NOT_FOUND", `device ${deviceId} not found`);
+      const tokensCancelled = await tx.tokens.cancelForDevice(deviceId, now);
+      await tx.audit.append({ at: now, type: "token.revoked", actor, deviceId, detail: { cancelled: tokensCancelled, via: "devices revoke", reason } });
       return { deviceId, alreadyRevoked: false, serials: [], tokensCancelled, enrolled: false };
     }
-    const changed = d.store.devices.revoke(deviceId, reason, now);
-    const serials = d.store.certificates.revokeForDevice(deviceId, reason, now);
-    const tokensCancelled = d.store.tokens.cancelForDevice(deviceId, now);
+    const changed = await tx.devices.revoke(deviceId, reason, now);
+    const serials = await tx.certificates.revokeForDevice(deviceId, reason, now);
+    const tokensCancelled = await tx.tokens.cancelForDevice(deviceId, now);
     // Always log, even when nothing changed: a live session on a revoked device must still be closed.
-    d.store.revocations.append(deviceId, serials[0] ?? "*", now);
-    for (const s of serials.slice(1)) d.store.revocations.append(deviceId, s, now);
-    d.store.audit.append({ at: now, type: "device.revoked", actor, deviceId, detail: { reason, serials, alreadyRevoked: !changed, tokensCancelled } });
+    await tx.revocations.append(deviceId, serials[0] ?? "*", now);
+    for (const s of serials.slice(1)) await tx.revocations.append(deviceId, s, now);
+    await tx.audit.append({ at: now, type: "device.revoked", actor, deviceId, detail: { reason, serials, alreadyRevoked: !changed, tokensCancelled } });
     return { deviceId, alreadyRevoked: !changed, serials, tokensCancelled, enrolled: true };
   });
   if (result.enrolled) d.events?.emit("revoked", { deviceId, serials: result.serials, reason });

@@ -145,8 +145,8 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   });
   // First, before any route exists: every route registered from here on, in any scope, gets its
   // access policy from its pattern (deny by default), and admin routes their admin check.
-  const access = installRouteAccess(app, (req) => {
-    req.admin = authorizeAdmin(ctx, req);
+  const access = installRouteAccess(app, async (req) => {
+    req.admin = await authorizeAdmin(ctx, req);
   });
   // A connection has handshakeTimeoutMs to finish TLS and as long again to send a request's
   // headers; until then it is pending, bounded in total and per source address, and excess
@@ -186,7 +186,7 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki })
   app.setNotFoundHandler((req, reply) => sendError(req, reply, notFound(req, access)));
 
   // RFC 5280 §5 CRL, DER, no client certificate needed.
-  app.get("/crl", { config: { auth: "public" } }, async (_req, reply) => reply.type("application/pkix-crl").header("Cache-Control", "max-age=60").send(ctx.crl.current()));
+  app.get("/crl", { config: { auth: "public" } }, async (_req, reply) => reply.type("application/pkix-crl").header("Cache-Control", "max-age=60").send(await ctx.crl.current()));
 
   await app.register(async (scope) => registerEst(scope, ctx));
   await app.register(async (scope) => registerAdminApi(scope, ctx));

@@ -1,5 +1,5 @@
 import crypto from "node:crypto";
-import type { Store } from "../db/store.js";
+import type { Repositories } from "../db/store.js";
 import type { CertificateRow } from "../db/types.js";
 import { GatewayError } from "../errors.js";
 import type { Authorization } from "./enrollment.js";
@@ -38,14 +38,14 @@ const usable = (c: CertificateRow, deviceId: string, now: number) =>
  * if the token is within its retry bounds. The device id is compared in
  * constant time, as for a fresh token.
  */
-export function tokenReplay(store: Store, auth: Extract<Authorization, { kind: "token" }>, now: number): ReplayCandidate | undefined {
-  const row = store.tokens.get(hashToken(auth.token));
+export async function tokenReplay(store: Repositories, auth: Extract<Authorization, { kind: "token" }>, now: number): Promise<ReplayCandidate | undefined> {
+  const row = await store.tokens.get(hashToken(auth.token));
   if (!row || row.usedAt === null || row.issuedSerial === null) return undefined;
   const same = crypto.timingSafeEqual(crypto.createHash("sha256").update(row.deviceId).digest(), crypto.createHash("sha256").update(auth.deviceId).digest());
   if (!same) return undefined;
   if (now >= row.expiresAt || now - row.usedAt > TOKEN_REPLAY_WINDOW_MS) return undefined;
-  if (store.devices.get(row.deviceId)?.status !== "active") return undefined;
-  const cert = store.certificates.get(row.issuedSerial);
+  if ((await store.devices.get(row.deviceId))?.status !== "active") return undefined;
+  const cert = await store.certificates.get(row.issuedSerial);
   return cert && usable(cert, row.deviceId, now) ? { deviceId: row.deviceId, certificates: [cert] } : undefined;
 }
 
@@ -54,10 +54,10 @@ export function tokenReplay(store: Store, auth: Extract<Authorization, { kind: "
  * certificates issued within the window, other than the one presented (a renewal
  * that keeps its key must still get a new certificate).
  */
-export function recentReplay(store: Store, deviceId: string, presentedSerial: string | undefined, now: number): ReplayCandidate | undefined {
-  if (store.devices.get(deviceId)?.status !== "active") return undefined;
-  const presented = presentedSerial === undefined ? undefined : store.certificates.get(presentedSerial);
-  const certs = store.certificates.forDevice(deviceId).filter((c) =>
+export async function recentReplay(store: Repositories, deviceId: string, presentedSerial: string | undefined, now: number): Promise<ReplayCandidate | undefined> {
+  if ((await store.devices.get(deviceId))?.status !== "active") return undefined;
+  const presented = presentedSerial === undefined ? undefined : await store.certificates.get(presentedSerial);
+  const certs = (await store.certificates.forDevice(deviceId)).filter((c) =>
     usable(c, deviceId, now) && now - c.issuedAt <= REPLAY_WINDOW_MS && c.serial !== presentedSerial && (presented === undefined || c.issuedAt >= presented.issuedAt));
   return certs.length > 0 ? { deviceId, certificates: certs } : undefined;
 }
@@ -74,8 +74,8 @@ export function pickByKey(candidate: ReplayCandidate, publicKey: crypto.KeyObjec
 }
 
 /** Re-checked under the write lock by the caller's transaction: still valid, device still active. */
-export function stillDeliverable(store: Store, cert: CertificateRow, now: number): void {
-  const c = store.certificates.get(cert.serial);
+export async function stillDeliverable(store: Repositories, cert: CertificateRow, now: number): Promise<void> {
+  const c = await store.certificates.get(cert.serial);
   if (!c || !cert.deviceId || !usable(c, cert.deviceId, now)) throw new GatewayError("FG_CERT_REVOKED");
-  if (store.devices.get(cert.deviceId)?.status !== "active") throw new GatewayError("FG_DEVICE_REVOKED");
+  if ((await store.devices.get(cert.deviceId))?.status !== "active") throw new GatewayError("FG_DEVICE_REVOKED");
 }

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { GatewayError } from "../errors.js";
-import type { Store } from "../db/store.js";
+import type { Repositories, Store } from "../db/store.js";
 import { isValidName } from "../pki/roles.js";
 import { assertDeviceName } from "./names.js";
 
@@ -33,27 +33,30 @@ export interface TokenOptions {
  * (one name space, names.ts), for a revoked device, and for a device that holds
  * a valid certificate unless re-provisioning was asked for.
  */
-export function createToken(d: { store: Store; clock: () => number }, deviceId: string, ttlSeconds: number, actor: string, o: TokenOptions = {}): CreatedToken {
+export async function createToken(d: { store: Store; clock: () => number }, deviceId: string, ttlSeconds: number, actor: string, o: TokenOptions = {}): Promise<CreatedToken> {
+  return d.store.transaction((tx) => createTokenIn(tx, d.clock, deviceId, ttlSeconds, actor, o));
+}
+
+/** createToken inside the caller's transaction (a batch creates all its tokens in one). */
+export async function createTokenIn(tx: Repositories, clock: () => number, deviceId: string, ttlSeconds: number, actor: string, o: TokenOptions = {}): Promise<CreatedToken> {
   if (!isValidName(deviceId)) throw new GatewayError("FG_DEVICE_ID_INVALID");
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
     throw new GatewayError("FG_BODY_INVALID", `ttl must be 1 to ${MAX_TOKEN_TTL_SECONDS} seconds`);
   }
-  const now = d.clock();
+  const now = clock();
   const token = newToken();
   const expiresAt = now + ttlSeconds * 1000;
   const reprovision = o.reprovision === true;
-  d.store.transaction(() => {
-    assertDeviceName(d.store, deviceId);
-    if (d.store.devices.get(deviceId)?.status === "revoked") throw new GatewayError("FG_TOKEN_DEVICE_REVOKED");
-    const enrolled = d.store.certificates.hasValid(deviceId, now);
-    if (enrolled && !reprovision) {
-      throw new GatewayError("FG_DEVICE_ENROLLED", `device ${deviceId} already has a valid certificate; pass --reprovision (API: "reprovision": true) to replace it`);
-    }
-    d.store.tokens.insert(hashToken(token), deviceId, now, expiresAt, reprovision);
-    d.store.audit.append({
-      at: now, type: "token.created", actor, deviceId,
-      detail: { expiresAt: new Date(expiresAt).toISOString(), ...(reprovision ? { reprovision: true, enrolled } : {}) },
-    });
+  await assertDeviceName(tx, deviceId);
+  if ((await tx.devices.get(deviceId))?.status === "revoked") throw new GatewayError("FG_TOKEN_DEVICE_REVOKED");
+  const enrolled = await tx.certificates.hasValid(deviceId, now);
+  if (enrolled && !reprovision) {
+    throw new GatewayError("FG_DEVICE_ENROLLED", `device ${deviceId} already has a valid certificate; pass --reprovision (API: "reprovision": true) to replace it`);
+  }
+  await tx.tokens.insert(hashToken(token), deviceId, now, expiresAt, reprovision);
+  await tx.audit.append({
+    at: now, type: "token.created", actor, deviceId,
+    detail: { expiresAt: new Date(expiresAt).toISOString(), ...(reprovision ? { reprovision: true, enrolled } : {}) },
   });
   return { deviceId, token, expiresAt: new Date(expiresAt).toISOString() };
 }
@@ -63,9 +66,9 @@ export function createToken(d: { store: Store; clock: () => number }, deviceId: 
  * highest id of that form already held by a device or a token (used, expired and
  * cancelled tokens included), so a second batch never re-issues an id in service.
  */
-export function nextBatchIds(store: Store, prefix: string, count: number): string[] {
+export async function nextBatchIds(store: Repositories, prefix: string, count: number): Promise<string[]> {
   let highest = 0;
-  for (const id of store.tokens.idsWithPrefix(prefix)) {
+  for (const id of await store.tokens.idsWithPrefix(prefix)) {
     const rest = id.slice(prefix.length);
     if (/^\d+$/.test(rest)) highest = Math.max(highest, Number(rest));
   }
@@ -79,26 +82,26 @@ export function nextBatchIds(store: Store, prefix: string, count: number): strin
 export interface TokenView { readonly deviceId: string; readonly createdAt: string; readonly expiresAt: string; readonly reprovision: boolean }
 
 /** Outstanding (unused, unexpired) tokens, by device id; never the secret or its hash. */
-export function listTokens(store: Store, now: number): TokenView[] {
-  return store.tokens.outstanding(now).map((t) => ({
+export async function listTokens(store: Repositories, now: number): Promise<TokenView[]> {
+  return (await store.tokens.outstanding(now)).map((t) => ({
     deviceId: t.deviceId, createdAt: new Date(t.createdAt).toISOString(), expiresAt: new Date(t.expiresAt).toISOString(), reprovision: t.reprovision,
   }));
 }
 
 /** Cancels a device's outstanding tokens (idempotent); returns how many were cancelled. */
-export function revokeTokens(d: { store: Store; clock: () => number }, deviceId: string, actor: string): { deviceId: string; cancelled: number } {
+export async function revokeTokens(d: { store: Store; clock: () => number }, deviceId: string, actor: string): Promise<{ deviceId: string; cancelled: number }> {
   if (!isValidName(deviceId)) throw new GatewayError("FG_DEVICE_ID_INVALID");
   const now = d.clock();
-  return d.store.transaction(() => {
-    const cancelled = d.store.tokens.cancelForDevice(deviceId, now);
-    d.store.audit.append({ at: now, type: "token.revoked", actor, deviceId, detail: { cancelled } });
+  return d.store.transaction(async (tx) => {
+    const cancelled = await tx.tokens.cancelForDevice(deviceId, now);
+    await tx.audit.append({ at: now, type: "token.revoked", actor, deviceId, detail: { cancelled } });
     return { deviceId, cancelled };
   });
 }
 
 /** Whether a token would be accepted for this device now, without consuming it. */
-export function tokenUsable(store: Store, deviceId: string, token: string, now: number): boolean {
-  const row = store.tokens.get(hashToken(token));
+export async function tokenUsable(store: Repositories, deviceId: string, token: string, now: number): Promise<boolean> {
+  const row = await store.tokens.get(hashToken(token));
   if (!row) return false;
   // Compare device ids in constant time over equal-length digests.
   const same = crypto.timingSafeEqual(crypto.createHash("sha256").update(row.deviceId).digest(), crypto.createHash("sha256").update(deviceId).digest());

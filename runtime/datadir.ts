@@ -3,7 +3,8 @@ import path from "node:path";
 import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import { GatewayError } from "../errors.js";
-import { openStore, type Store } from "../db/store.js";
+import type { Store } from "../db/store.js";
+import { openStore } from "../db/open.js";
 import { ensurePki, openCa } from "../enroll/pki.js";
 import { loadPki, missingPkiFiles, type LoadedPki } from "../pki/data-dir-files.js";
 import type { CertificateAuthority } from "../enroll/ca.js";
@@ -36,15 +37,15 @@ function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, stor
  * opens it afterwards. Only `gateway start` calls this: it is the one command
  * allowed to create a data directory (README "Configuration", data directory).
  */
-export function initDataDir(config: GatewayConfig, log: Logger, clock: () => number, crlUrl?: () => string): DataDir {
+export async function initDataDir(config: GatewayConfig, log: Logger, clock: () => number, crlUrl?: () => string): Promise<DataDir> {
   const pki = ensurePki({ dataDir: config.dataDir, hostnames: config.hostnames, curve: config.caCurve, clock, log });
   const store = openStore(dbFile(config), clock);
   try {
     const ca = withCa(config, clock, pki, store, crlUrl);
-    if (ensureAdminCredential({ store, ca, clock }, pki.paths.adminDir)) log.info({ file: pki.paths.adminCert }, "created admin credential");
+    if (await ensureAdminCredential({ store, ca, clock }, pki.paths.adminDir)) log.info({ file: pki.paths.adminCert }, "created admin credential");
     return { store, pki, ca };
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
 }

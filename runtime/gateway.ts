@@ -24,7 +24,7 @@ const EXPIRY_WATCH_MS = 7 * 86_400_000;
  */
 export async function startGateway(config: GatewayConfig, log: Logger, clock: () => number = Date.now, brokerOptions: BrokerOptions = {}): Promise<RunningGateway> {
   let httpsPort = config.httpsPort;
-  const dir = initDataDir(config, log, clock, () => crlUrlFor(config, httpsPort));
+  const dir = await initDataDir(config, log, clock, () => crlUrlFor(config, httpsPort));
   const deps: Deps = { config, store: dir.store, ca: dir.ca, log, clock, events: new GatewayEvents() };
   const metrics = createMetrics();
   const closers: (() => Promise<void>)[] = [];
@@ -46,7 +46,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, clock: ()
     closers.push(() => broker.close());
     const metricsServer = await startMetricsServer({
       metrics, port: config.metricsPort, log,
-      beforeScrape: () => metrics.certificatesExpiring.set({ within: "7d" }, dir.store.certificates.countDevicesExpiring(clock(), EXPIRY_WATCH_MS)),
+      beforeScrape: async () => metrics.certificatesExpiring.set({ within: "7d" }, await dir.store.certificates.countDevicesExpiring(clock(), EXPIRY_WATCH_MS)),
     });
     closers.push(metricsServer.close);
     log.info({ httpsPort, mqttsPort: broker.port, metricsPort: metricsServer.port, dataDir: config.dataDir }, "ready");

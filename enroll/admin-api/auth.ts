@@ -1,7 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import { GatewayError } from "../../errors.js";
 import type { HttpsContext } from "../https-server.js";
-import { isRegisteredCertificate } from "../../db/certificates.js";
+import { isRegisteredCertificate } from "../../db/fingerprint.js";
 
 export interface AdminPrincipal {
   readonly name: string;
@@ -22,11 +22,11 @@ declare module "fastify" {
  * The certificate must also be registered (that very certificate, not merely
  * its serial) and unrevoked.
  */
-export function authorizeAdmin(ctx: HttpsContext, req: FastifyRequest): AdminPrincipal {
+export async function authorizeAdmin(ctx: HttpsContext, req: FastifyRequest): Promise<AdminPrincipal> {
   const peer = ctx.peer(req);
   if (peer.kind === "none" || peer.kind === "untrusted") throw new GatewayError("FG_ADMIN_CERT_REQUIRED");
   if (peer.kind === "bootstrap" || peer.facts.role !== "admin") throw new GatewayError("FG_ROLE_FORBIDDEN", "an admin certificate is required for the admin API");
-  const row = ctx.store.certificates.get(peer.facts.serial);
+  const row = await ctx.store.certificates.get(peer.facts.serial);
   if (!row || row.role !== "admin" || !isRegisteredCertificate(row, peer.fingerprint)) throw new GatewayError("FG_CERT_UNKNOWN");
   if (row.status !== "valid") throw new GatewayError("FG_CERT_REVOKED");
   const name = peer.facts.commonName ?? "?";

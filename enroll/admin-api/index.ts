@@ -44,7 +44,7 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
     const { id } = req.params as { id: string };
     req.fgDeviceId = id;
     const reason: RevocationReason = (req.body as { reason?: RevocationReason } | null)?.reason ?? "unspecified";
-    const r = revokeDevice(ctx, id, reason, req.admin!.actor);
+    const r = await revokeDevice(ctx, id, reason, req.admin!.actor);
     req.log.info({ deviceId: id, reason, serials: r.serials, actor: req.admin!.actor, alreadyRevoked: r.alreadyRevoked, tokensCancelled: r.tokensCancelled }, "device revoked");
     return { ...r, status: r.enrolled ? "revoked" : "tokensCancelled" };
   });
@@ -52,7 +52,7 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
   app.post("/api/v1/tokens", { schema: { body: tokenBody } }, async (req, reply) => {
     const b = req.body as { deviceId: string; ttlSeconds?: number; reprovision?: boolean };
     req.fgDeviceId = b.deviceId;
-    const t = createToken(ctx, b.deviceId, b.ttlSeconds ?? DEFAULT_TOKEN_TTL, req.admin!.actor, { reprovision: b.reprovision === true });
+    const t = await createToken(ctx, b.deviceId, b.ttlSeconds ?? DEFAULT_TOKEN_TTL, req.admin!.actor, { reprovision: b.reprovision === true });
     req.log.info({ deviceId: b.deviceId, expiresAt: t.expiresAt, reprovision: b.reprovision === true, actor: req.admin!.actor }, "token created");
     return reply.code(201).send(t);
   });
@@ -62,7 +62,7 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
   app.delete("/api/v1/tokens/:deviceId", { schema: { params: tokenDeviceParams } }, async (req) => {
     const { deviceId } = req.params as { deviceId: string };
     req.fgDeviceId = deviceId;
-    const r = revokeTokens(ctx, deviceId, req.admin!.actor);
+    const r = await revokeTokens(ctx, deviceId, req.admin!.actor);
     req.log.info({ deviceId, cancelled: r.cancelled, actor: req.admin!.actor }, "tokens cancelled");
     return r;
   });
@@ -72,7 +72,7 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
   app.post("/api/v1/credentials/:name/revoke", { schema: { params: credentialNameParams, body: revokeBody } }, async (req) => {
     const { name } = req.params as { name: string };
     const reason: RevocationReason = (req.body as { reason?: RevocationReason } | null)?.reason ?? "unspecified";
-    const r = revokeCredential(ctx, name, reason, req.admin!.actor);
+    const r = await revokeCredential(ctx, name, reason, req.admin!.actor);
     req.log.info({ name, role: r.role, reason, serials: r.serials, actor: req.admin!.actor, alreadyRevoked: r.alreadyRevoked }, "credential revoked");
     return { ...r, status: "revoked" };
   });
@@ -80,7 +80,7 @@ export async function registerAdminApi(app: FastifyInstance, ctx: HttpsContext):
   app.get("/api/v1/audit", { schema: { querystring: auditQuery } }, async (req) => {
     const q = req.query as { limit?: number; deviceId?: string; type?: string; security?: string };
     const security = q.security === "true" || q.security === "1";
-    const events = ctx.store.audit.query({ limit: q.limit ?? DEFAULT_AUDIT_LIMIT, deviceId: q.deviceId, type: q.type, security });
+    const events = await ctx.store.audit.query({ limit: q.limit ?? DEFAULT_AUDIT_LIMIT, deviceId: q.deviceId, type: q.type, security });
     return events.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
   });
 }

@@ -21,21 +21,23 @@ export interface EstOperationContext {
  * domain operation, answer. A refusal is counted for the limiter when it was a
  * wrong credential, audited when a credential was presented, and rethrown for
  * the error handler to log and map.
- * Everything after the body arrives is synchronous, so concurrent requests on
- * one process cannot interleave between the checks and the commit.
+ * The checks that matter under concurrency (token unspent, device active, key and
+ * rate bounds) are made again inside the registry transaction that records the
+ * certificate, so requests interleaving at the awaits (in this or another
+ * process) cannot both pass them.
  */
-export function runEnrollment(
+export async function runEnrollment(
   o: EstOperationContext, op: EnrollOperation, req: FastifyRequest, reply: FastifyReply,
   authorize: (attempt: Attempt) => Authorization,
-): FastifyReply {
+): Promise<FastifyReply> {
   const { ctx } = o;
   const attempt: Attempt = { presented: false };
   try {
     const auth = authorize(attempt);
     req.fgDeviceId = attempt.deviceId;
-    const check = checkCredentialOrReplay(ctx.store, auth, ctx.clock());
+    const check = await checkCredentialOrReplay(ctx.store, auth, ctx.clock());
     const der = decodeEstBody(req.body as Buffer | undefined);
-    const done = enrollOrReplay(ctx, auth, check, der);
+    const done = await enrollOrReplay(ctx, auth, check, der);
     if (done.redelivered) req.log.info({ deviceId: done.deviceId, serial: done.certificate.serial, op, method: auth.kind }, "retry answered with the certificate already issued");
     else req.log.info({ deviceId: done.deviceId, serial: done.certificate.serial, op, method: auth.kind }, "enrolled");
     return reply.code(200).type(CERTS_ONLY).header("Content-Transfer-Encoding", "base64").send(encodeBase64(certsOnly([done.certificate.der])));
@@ -46,7 +48,7 @@ export function runEnrollment(
     if (ge.code === "FG_TOKEN_INVALID") ctx.metrics.tokenFailures.inc();
     // Audited when an identity was claimed; anonymous refusals are only logged, so an
     // unauthenticated flood cannot grow the append-only audit trail.
-    if (attempt.presented) auditRefusal(ctx, { operation: op, code: ge.code, deviceId: attempt.deviceId, address: req.ip });
+    if (attempt.presented) await auditRefusal(ctx, { operation: op, code: ge.code, deviceId: attempt.deviceId, address: req.ip });
     throw e;
   }
 }

@@ -32,7 +32,7 @@ export interface RegisteredRoute { readonly method: string; readonly url: string
  * router matched to the route, and before the body is read.
  * Also refuses ambiguous request targets (400) before any route's hooks run.
  */
-export function installRouteAccess(app: FastifyInstance, authorizeAdmin: (req: FastifyRequest) => void): RouteAccess {
+export function installRouteAccess(app: FastifyInstance, authorizeAdmin: (req: FastifyRequest) => Promise<void>): RouteAccess {
   const adminCheck: onRequestHookHandler = async (req) => authorizeAdmin(req);
   const served = new Map<string, { auth: RouteAuth; methods: Set<string> }>();
   let refusing = false;

@@ -12,6 +12,7 @@ import { simOptionsFrom } from "../../device-sim/options.js";
 import { initDataDir } from "../../runtime/datadir.js";
 import { resolveConfig } from "../../config.js";
 import { silentLogger } from "../../log.js";
+import { sq } from "../helpers/registry.js";
 
 const DEVICES = 200;
 
@@ -36,11 +37,11 @@ test("sim: 200 devices first boot, all publish at QoS 1 with zero loss; a second
     assert.match(first.stderr, /\[sim +\d+s\] {2}enrolled \d+\/200 {2}connected \d+\/200 {2}msgs\/s \d+ {2}delivered \d+ {2}p99 /);
     // Every device did enroll: one certificate each in the gateway's registry; the keys on disk are private.
     for (const id of ["sim-000001", "sim-000100", "sim-000200"]) {
-      assert.equal(gw.gw.deps.store.certificates.forDevice(id).length, 1, id);
+      assert.equal(sq(gw.gw.deps.store).sync.certificates.forDevice(id).length, 1, id);
       assert.equal(fs.statSync(path.join(state, "devices", `${id}.key`)).mode & 0o777, 0o600);
     }
     assert.equal(fs.readdirSync(path.join(state, "devices")).filter((f) => f.endsWith(".pem")).length, DEVICES);
-    const certsBefore = gw.gw.deps.store.certificates.forDevice("sim-000042")[0]!.serial;
+    const certsBefore = sq(gw.gw.deps.store).sync.certificates.forDevice("sim-000042")[0]!.serial;
 
     // Second run with the same --state, through the real CLI in a child process.
     const second = await simCli(["--devices", String(DEVICES), "--concurrency", "50", "--duration", "3", "--rate", "1",
@@ -53,8 +54,8 @@ test("sim: 200 devices first boot, all publish at QoS 1 with zero loss; a second
     assert.deepEqual(r2.failures, {});
     assert.equal(r2.delivered, r2.published);
     assert.ok(r2.published >= DEVICES);
-    assert.equal(gw.gw.deps.store.certificates.forDevice("sim-000042").length, 1);
-    assert.equal(gw.gw.deps.store.certificates.forDevice("sim-000042")[0]!.serial, certsBefore);
+    assert.equal(sq(gw.gw.deps.store).sync.certificates.forDevice("sim-000042").length, 1);
+    assert.equal(sq(gw.gw.deps.store).sync.certificates.forDevice("sim-000042")[0]!.serial, certsBefore);
 
     // Ctrl-C ends a long run early and still prints the report.
     const interrupted = await simCli(["--devices", "20", "--duration", "10m", "--data", gw.dataDir, "--state", state, "--est", gw.estUrl, "--mqtt", gw.mqttUrl],
@@ -96,7 +97,7 @@ test("sim CLI: usage errors exit 2 with the reason on stderr; a gateway that is 
 
 test("sim: with no gateway listening, the run fails fast with a clear error and leaves nothing running", async () => {
   const dataDir = tmpDir("fg-sim-nogw-");
-  initDataDir(resolveConfig({ data: dataDir }, {}), silentLogger(), Date.now).store.close();
+  await (await initDataDir(resolveConfig({ data: dataDir }, {}), silentLogger(), Date.now)).store.close();
   const port = await closedPort();
   const opts = simOptionsFrom({ data: dataDir, devices: "2", est: `https://127.0.0.1:${port}`, mqtt: `mqtts://127.0.0.1:${port}` });
   const out: string[] = [];

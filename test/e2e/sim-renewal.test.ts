@@ -7,6 +7,7 @@ import path from "node:path";
 import { startTestGateway, tmpDir } from "../helpers/gateway.js";
 import { simInProcess } from "./sim-harness.js";
 import { foreignCa } from "../helpers/certs.js";
+import { sq } from "../helpers/registry.js";
 
 test("sim: devices re-enroll before expiry (simplereenroll) and reconnect with the new certificate", async () => {
   const gw = await startTestGateway({ "log-level": "info" });
@@ -20,7 +21,7 @@ test("sim: devices re-enroll before expiry (simplereenroll) and reconnect with t
     for (const d of run.fleet.devices) {
       assert.ok(d.renewals >= 1, `${d.id} renewed`);
       assert.ok(d.connects >= 2, `${d.id} reconnected after renewing (${d.connects} connects)`);
-      const certs = gw.gw.deps.store.certificates.forDevice(d.id);
+      const certs = sq(gw.gw.deps.store).sync.certificates.forDevice(d.id);
       assert.ok(certs.length >= 2, `${d.id} has ${certs.length} certificates`);
       // Renewal happened long before expiry: each certificate was replaced (its successor issued) while it
       // still had more than 29 of its 30 days left, i.e. driven by --renew-at, not by nearing notAfter.
@@ -39,9 +40,9 @@ test("sim: devices re-enroll before expiry (simplereenroll) and reconnect with t
         onDisk.publicKey.export({ type: "spki", format: "der" }).toString("hex"));
     }
     // The gateway saw each renewal on its EST path: a simplereenroll authorized by the device's previous certificate.
-    const audit = gw.gw.deps.store.audit.newest(1000);
+    const audit = sq(gw.gw.deps.store).sync.audit.newest(1000);
     for (const d of run.fleet.devices) {
-      const certs = gw.gw.deps.store.certificates.forDevice(d.id);
+      const certs = sq(gw.gw.deps.store).sync.certificates.forDevice(d.id);
       const first = [...certs].sort((a, b) => a.issuedAt - b.issuedAt)[0]!;
       const renewal = audit.find((e) => e.type === "enroll.simplereenroll" && e.deviceId === d.id && e.detail?.presentedSerial === first.serial);
       assert.ok(renewal, `${d.id}: a simplereenroll presenting its first certificate ${first.serial}`);
@@ -71,12 +72,12 @@ test("sim: devices enroll with a manufacturer certificate (IDevID) when the gate
     assert.equal(run.report.enrolled, 3);
     assert.equal(run.report.connected, 3);
     assert.equal(run.report.delivered, run.report.published);
-    const audit = gw.gw.deps.store.audit.newest(100);
+    const audit = sq(gw.gw.deps.store).sync.audit.newest(100);
     for (const id of ["mfg-000001", "mfg-000002", "mfg-000003"]) {
       assert.ok(audit.some((e) => e.type === "enroll.simpleenroll" && e.deviceId === id && e.detail?.method === "bootstrap"), id);
-      assert.equal(gw.gw.deps.store.certificates.forDevice(id).length, 1);
+      assert.equal(sq(gw.gw.deps.store).sync.certificates.forDevice(id).length, 1);
     }
-    assert.equal(gw.gw.deps.store.devices.get("mfg-000004"), undefined);
+    assert.equal(sq(gw.gw.deps.store).sync.devices.get("mfg-000004"), undefined);
   } finally {
     await gw.close();
   }

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startTestGateway } from "../helpers/gateway.js";
 import { simInProcess } from "./sim-harness.js";
+import { sq } from "../helpers/registry.js";
 
 test("sim revoke drill: revoked devices are disconnected within 1 s, never get back in, the others keep publishing", async () => {
   const gw = await startTestGateway({ "log-level": "info" });
@@ -26,11 +27,11 @@ test("sim revoke drill: revoked devices are disconnected within 1 s, never get b
     assert.equal(drill.others, 25);
     assert.equal(drill.othersKeptPublishing, 25);
     const revokedIds = Object.keys(drill.disconnectMs.each);
-    for (const id of revokedIds) assert.equal(gw.gw.deps.store.devices.get(id)?.status, "revoked");
+    for (const id of revokedIds) assert.equal(sq(gw.gw.deps.store).sync.devices.get(id)?.status, "revoked");
     for (const d of run.fleet.devices.filter((x) => !revokedIds.includes(x.id))) {
       assert.equal(d.connects, 1, `${d.id} was never disconnected`);
       assert.equal(d.failure, null);
-      assert.equal(gw.gw.deps.store.devices.get(d.id)?.status, "active");
+      assert.equal(sq(gw.gw.deps.store).sync.devices.get(d.id)?.status, "active");
     }
     assert.equal(run.report.delivered, run.report.published);
   } finally {

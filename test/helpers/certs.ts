@@ -6,6 +6,7 @@ import { CertSigner, type Issuer, makeIssuer, selfIssuer } from "../../pki/signe
 import { fromPemAll } from "../../pki/der.js";
 import { pkiPaths } from "../../pki/data-dir-files.js";
 import { clientProfile, caProfile } from "../../enroll/profile.js";
+import { sq } from "./registry.js";
 
 export interface Credential { readonly keyPem: string; readonly certPem: string; readonly serial: string; readonly privateKey: crypto.KeyObject }
 
@@ -45,10 +46,11 @@ export function issueDirect(d: Pick<Deps, "ca" | "store" | "config">, name: stri
   const t = clientProfile({ role, name, now, days: o.days ?? d.config.certDays, crlUrl: d.ca.crlUrl() });
   const issued = issuingSigner(d.config.dataDir).sign(t, k.spkiDer);
   if (o.register !== false) {
-    d.store.transaction(() => {
-      if (role === "device") d.store.devices.ensure(name, Date.now());
-      d.store.certificates.insert({ serial: issued.serial, role, name, deviceId: role === "device" ? name : null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });
-    });
+    const s = sq(d.store);
+    s.db.transaction(() => {
+      if (role === "device") s.sync.devices.ensure(name, Date.now());
+      s.sync.certificates.insert({ serial: issued.serial, role, name, deviceId: role === "device" ? name : null, notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });
+    }).immediate();
   }
   return { keyPem: k.keyPem, certPem: issued.pem, serial: issued.serial, privateKey: k.privateKey };
 }

@@ -78,8 +78,8 @@ export function csrFor(cn: string, o: { requestCa?: boolean; extraSubject?: Read
   return { ...k, der: buildCsr({ cn, privateKey: k.privateKey, ...o }) };
 }
 
-export function token(t: TestGateway, deviceId: string, ttlSeconds = 3600): string {
-  return createToken(t.gw.deps, deviceId, ttlSeconds, "test").token;
+export async function token(t: TestGateway, deviceId: string, ttlSeconds = 3600): Promise<string> {
+  return (await createToken(t.gw.deps, deviceId, ttlSeconds, "test")).token;
 }
 
 /** Every log line that refused a request with this code. */

@@ -38,9 +38,9 @@ export function testFlags(dataDir: string, extra: Record<string, string> = {}): 
  * Creates a gateway data directory the way `gateway start` does (database, PKI,
  * admin credential) without starting listeners, for tests that drive the CLI.
  */
-export function initTestDataDir(dataDir = tmpDir()): string {
+export async function initTestDataDir(dataDir = tmpDir()): Promise<string> {
   const config = resolveConfig(testFlags(dataDir), {});
-  initDataDir(config, createLogger({ level: "silent" }), Date.now).store.close();
+  await (await initDataDir(config, createLogger({ level: "silent" }), Date.now)).store.close();
   return dataDir;
 }
 

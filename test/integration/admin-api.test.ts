@@ -7,6 +7,7 @@ import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.j
 import { issueDirect } from "../helpers/certs.js";
 import { httpsRequest } from "../helpers/https.js";
 import { hashToken } from "../../enroll/tokens.js";
+import { sq } from "../helpers/registry.js";
 
 let g: TestGateway;
 let admin: { cert: string; key: string };
@@ -72,7 +73,7 @@ test("POST /api/v1/tokens returns a usable token; bad bodies are 4xx JSON, never
   assert.equal(t.deviceId, "dev-new");
   assert.match(t.token, /^[A-Za-z0-9_-]{43}$/);
   assert.ok(Math.abs(Date.parse(t.expiresAt) - Date.now() - 600_000) < 5000);
-  assert.equal(g.gw.deps.store.tokens.get(hashToken(t.token))?.deviceId, "dev-new");
+  assert.equal(sq(g.gw.deps.store).sync.tokens.get(hashToken(t.token))?.deviceId, "dev-new");
   for (const [body, ct] of [
     [JSON.stringify({ deviceId: "bad id" }), "application/json"],
     [JSON.stringify({ deviceId: "x", ttlSeconds: -5 }), "application/json"],
@@ -90,7 +91,7 @@ test("POST /api/v1/tokens returns a usable token; bad bodies are 4xx JSON, never
   }
   // The token itself never reaches the log or the audit trail.
   assert.ok(!g.logs.text().includes(t.token));
-  assert.ok(!JSON.stringify(g.gw.deps.store.audit.newest(1000)).includes(t.token));
+  assert.ok(!JSON.stringify(sq(g.gw.deps.store).sync.audit.newest(1000)).includes(t.token));
 });
 
 test("revoke through the API: idempotent, audited with the admin, and the serial is in the CRL (openssl crl)", async () => {

@@ -5,8 +5,9 @@ import path from "node:path";
 import { startTestGateway } from "../helpers/gateway.js";
 import { issueDirect } from "../helpers/certs.js";
 import { httpsRequest } from "../helpers/https.js";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
 import { connect } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 interface Row { type: string; deviceId: string | null; detail: Record<string, unknown> | null }
 
@@ -66,7 +67,7 @@ test("a device in a connect/disconnect loop writes few audit rows; a revocation 
     closed = true;
     const store = openStore(path.join(g.dataDir, "gateway.db"));
     try {
-      const all = store.audit.query({ limit: 1000, deviceId: "looper" });
+      const all = sq(store).sync.audit.query({ limit: 1000, deviceId: "looper" });
       const summary = all.find((e) => e.detail && "suppressedCycles" in e.detail);
       assert.ok(summary, JSON.stringify(all));
       assert.equal(summary.type, "mqtt.disconnected", "the trail ends in the device's real state");

@@ -88,7 +88,7 @@ test("a revoked device's certificate gets CONNACK 5", async () => {
   const before = await attempt(g, c, "d7");
   assert.equal(connackOf(before), 0);
   if (before.kind === "connack") before.client.end(true);
-  revokeDevice(g.gw.deps, "d7", "keyCompromise", "test");
+  await revokeDevice(g.gw.deps, "d7", "keyCompromise", "test");
   assert.equal(connackOf(await attempt(g, c, "d7")), 5);
   assert.ok(logged(g, "FG_DEVICE_REVOKED").some((l) => l.serial === c.serial && l.clientId === "d7"));
 });

@@ -10,6 +10,7 @@ import { CLI, startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { issueDirect, type Credential } from "../helpers/certs.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { connect, granted, inbox, opts, run, until } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 let g: TestGateway;
 const open: MqttClient[] = [];
@@ -56,11 +57,11 @@ async function retainedSeen(witness: string): Promise<string[]> {
 
 /** Puts a revoked device id back in service, as an operator re-provisioning the same id would. */
 function reactivate(deviceId: string): void {
-  g.gw.deps.store.db.prepare("UPDATE devices SET status = 'active', revoked_at = NULL, revocation_reason = NULL WHERE id = ?").run(deviceId);
+  sq(g.gw.deps.store).db.prepare("UPDATE devices SET status = 'active', revoked_at = NULL, revocation_reason = NULL WHERE id = ?").run(deviceId);
 }
 
 const purgeEvent = (deviceId: string) =>
-  until(() => g.gw.deps.store.audit.forDevice(deviceId, 50).find((e) => e.type === "mqtt.session_purged"), 10_000, `purge audit event for ${deviceId}`);
+  until(() => sq(g.gw.deps.store).sync.audit.forDevice(deviceId, 50).find((e) => e.type === "mqtt.session_purged"), 10_000, `purge audit event for ${deviceId}`);
 
 test("revoking a device (keyCompromise, this process) deletes its retained messages; other devices keep theirs", async () => {
   const dev = issueDirect(g.gw.deps, "ret-a");
@@ -73,7 +74,7 @@ test("revoking a device (keyCompromise, this process) deletes its retained messa
   const before = await retainedSeen("ret-keep");
   assert.ok(before.includes("devices/ret-a/status") && before.includes("devices/ret-a/config/deep/level"), `retained before: ${before}`);
 
-  revokeDevice(g.gw.deps, "ret-a", "keyCompromise", "test");
+  await revokeDevice(g.gw.deps, "ret-a", "keyCompromise", "test");
   const ev = await purgeEvent("ret-a");
   assert.equal(ev.actor, "system");
   assert.equal(ev.detail?.retained, 2);
@@ -83,7 +84,7 @@ test("revoking a device (keyCompromise, this process) deletes its retained messa
   assert.deepEqual(after.filter((t) => t.startsWith("devices/ret-a/")), [], "no retained message of the revoked device is served");
   assert.ok(after.includes("devices/ret-keep/status"), "another device's retained message survives");
   // Seen twice in this process (event, then log), recorded once.
-  assert.equal(g.gw.deps.store.audit.forDevice("ret-a", 50).filter((e) => e.type === "mqtt.session_purged").length, 1);
+  assert.equal(sq(g.gw.deps.store).sync.audit.forDevice("ret-a", 50).filter((e) => e.type === "mqtt.session_purged").length, 1);
 });
 
 test("revoking from the CLI (another process) purges retained messages and the persistent session with its queued commands", async () => {

@@ -6,8 +6,9 @@ import mqtt, { type IClientOptions } from "mqtt";
 import { CLI, startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { issueDirect, type Credential } from "../helpers/certs.js";
 import { revokeDevice } from "../../enroll/fleet.js";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
 import { attempt, closed, connect, logged, opts, run, until } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 let g: TestGateway;
 before(async () => {
@@ -23,7 +24,7 @@ test("a device revoked from the CLI (another process) is disconnected within 1 s
   const closedAt = closed(client, 20_000);
   const r = await run(process.execPath, [CLI, "devices", "revoke", "cli-dev", "--data", g.dataDir, "--reason", "keyCompromise"]);
   assert.equal(r.code, 0, r.stderr);
-  const entry = g.gw.deps.store.revocations.since(0).find((e) => e.deviceId === "cli-dev");
+  const entry = sq(g.gw.deps.store).sync.revocations.since(0).find((e) => e.deviceId === "cli-dev");
   assert.ok(entry, "the CLI wrote the revocation log");
   const lag = (await closedAt) - entry.at;
   assert.ok(lag <= 1000, `disconnected ${lag} ms after the revocation (README "MQTT": within 1 s)`);
@@ -37,7 +38,7 @@ test("a device revoked in this process (event) is disconnected within 1 s", asyn
   const client = await connect(g, c, "ev-dev");
   const closedAt = closed(client, 5000);
   const t0 = Date.now();
-  revokeDevice(g.gw.deps, "ev-dev", "superseded", "test");
+  await revokeDevice(g.gw.deps, "ev-dev", "superseded", "test");
   const lag = (await closedAt) - t0;
   assert.ok(lag <= 1000, `disconnected after ${lag} ms`);
 });
@@ -81,7 +82,7 @@ test("a revoked device cannot get back in through a resumed TLS session", async 
   const resumed = await tlsAttempt(c, "res-dev", first.ticket);
   assert.equal(resumed.code, 0);
   assert.equal(resumed.reused, true, "TLS session resumption works before the revocation");
-  revokeDevice(g.gw.deps, "res-dev", "keyCompromise", "test");
+  await revokeDevice(g.gw.deps, "res-dev", "keyCompromise", "test");
   const after = await tlsAttempt(c, "res-dev", resumed.ticket ?? first.ticket);
   assert.equal(after.reused, true, "the TLS layer resumed the session (no full handshake)");
   assert.equal(after.code, 5, "yet CONNACK is 5: revocation is checked on every CONNECT");
@@ -97,9 +98,9 @@ test("revoking one service certificate (log entry without device) closes that se
   const other = openStore(path.join(g.dataDir, "gateway.db"));
   try {
     const now = Date.now();
-    other.transaction(() => {
-      other.db.prepare("UPDATE certificates SET status = 'revoked', revoked_at = ? WHERE serial = ?").run(now, bad.serial);
-      other.revocations.append(null, bad.serial, now);
+    await other.transaction(async (tx) => {
+      sq(other).db.prepare("UPDATE certificates SET status = 'revoked', revoked_at = ? WHERE serial = ?").run(now, bad.serial);
+      await tx.revocations.append(null, bad.serial, now);
     });
     const lag = (await closedAt) - now;
     assert.ok(lag <= 1000, `disconnected after ${lag} ms`);
@@ -120,7 +121,7 @@ test("online and last seen are kept for `devices list`, written in batches", asy
   const t0 = Date.now();
   const client = await connect(g, c, "pres-dev");
   const row = await until(() => {
-    const r = g.gw.deps.store.devices.get("pres-dev");
+    const r = sq(g.gw.deps.store).sync.devices.get("pres-dev");
     return r?.online && r.lastSeen !== null ? r : undefined;
   }, 10_000, "online mark");
   assert.ok(row.lastSeen! >= t0 - 1000);
@@ -129,7 +130,7 @@ test("online and last seen are kept for `devices list`, written in batches", asy
   assert.equal(view?.online, true);
   assert.ok(view?.lastSeen);
   client.end(true);
-  await until(() => g.gw.deps.store.devices.get("pres-dev")?.online === false, 10_000, "offline mark");
+  await until(() => sq(g.gw.deps.store).sync.devices.get("pres-dev")?.online === false, 10_000, "offline mark");
 });
 
 test("close() disconnects clients and marks this process's devices offline", async () => {
@@ -141,7 +142,7 @@ test("close() disconnects clients and marks this process's devices offline", asy
   await gone;
   const store = openStore(path.join(g2.dataDir, "gateway.db"));
   try {
-    const row = store.devices.get("close-dev");
+    const row = sq(store).sync.devices.get("close-dev");
     assert.equal(row?.online, false);
     assert.ok(row?.lastSeen);
   } finally {

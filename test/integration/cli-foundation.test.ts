@@ -5,8 +5,9 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../helpers/gateway.js";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
 import { hashToken } from "../../enroll/tokens.js";
+import { sq } from "../helpers/registry.js";
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
@@ -59,8 +60,8 @@ test("commands other than start refuse a directory that is not a gateway's with 
   assert.equal(fs.existsSync(path.join(parent, "out")), false);
 });
 
-test("openssl verifies the admin, service and server certificates against pki/ca.pem", () => {
-  const data = initTestDataDir();
+test("openssl verifies the admin, service and server certificates against pki/ca.pem", async () => {
+  const data = await initTestDataDir();
   const out = path.join(data, "svc");
   const r = run(["cert", "issue", "--role", "service", "--name", "backend", "--out", out, "--data", data]);
   assert.equal(r.status, 0, r.stderr);
@@ -82,8 +83,8 @@ test("openssl verifies the admin, service and server certificates against pki/ca
   assert.match(issuing, /Certificate Sign, CRL Sign/);
 });
 
-test("token create prints the token alone; --count prints CSV; only hashes are stored", () => {
-  const data = initTestDataDir();
+test("token create prints the token alone; --count prints CSV; only hashes are stored", async () => {
+  const data = await initTestDataDir();
   const one = run(["token", "create", "dev-a", "--ttl", "1h", "--data", data]);
   assert.equal(one.status, 0, one.stderr);
   assert.match(one.stdout, /^[A-Za-z0-9_-]{43}\n$/);
@@ -94,17 +95,17 @@ test("token create prints the token alone; --count prints CSV; only hashes are s
   const store = openStore(path.join(data, "gateway.db"));
   try {
     const tok = lines[1]!.split(",")[1]!;
-    const row = store.tokens.get(hashToken(tok))!;
+    const row = sq(store).sync.tokens.get(hashToken(tok))!;
     assert.equal(row.deviceId, "sim000002");
-    const ttl = store.tokens.get(hashToken(one.stdout.trim()))!;
+    const ttl = sq(store).sync.tokens.get(hashToken(one.stdout.trim()))!;
     assert.ok(Math.abs(ttl.expiresAt - ttl.createdAt - 3600_000) < 1000);
   } finally {
     store.close();
   }
 });
 
-test("usage errors exit 2 with a message on stderr; every subcommand answers --help", () => {
-  const data = initTestDataDir();
+test("usage errors exit 2 with a message on stderr; every subcommand answers --help", async () => {
+  const data = await initTestDataDir();
   for (const args of [
     ["token", "create", "bad id!", "--data", data],
     ["token", "create", "dev", "--ttl", "soon", "--data", data],
@@ -128,12 +129,12 @@ test("usage errors exit 2 with a message on stderr; every subcommand answers --h
   }
 });
 
-test("devices list --json and revoke work on the data dir; revoking an unknown device fails with 1", () => {
-  const data = initTestDataDir();
+test("devices list --json and revoke work on the data dir; revoking an unknown device fails with 1", async () => {
+  const data = await initTestDataDir();
   const store = openStore(path.join(data, "gateway.db"));
   const now = Date.now();
-  store.devices.ensure("dev-9", now);
-  store.certificates.insert({ serial: crypto.randomBytes(8).toString("hex"), role: "device", name: "dev-9", deviceId: "dev-9", notBefore: now - 1000, notAfter: now + 3 * 86_400_000, issuedAt: now, pem: "-" });
+  sq(store).sync.devices.ensure("dev-9", now);
+  sq(store).sync.certificates.insert({ serial: crypto.randomBytes(8).toString("hex"), role: "device", name: "dev-9", deviceId: "dev-9", notBefore: now - 1000, notAfter: now + 3 * 86_400_000, issuedAt: now, pem: "-" });
   store.close();
   const list = run(["devices", "list", "--json", "--data", data]);
   assert.equal(list.status, 0, list.stderr);

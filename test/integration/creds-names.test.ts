@@ -9,6 +9,7 @@ import { httpsRequest } from "../helpers/https.js";
 import { csrFor, refusals } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import { attempt, closed, connect, granted, inbox, logged, type Attempt } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 /** Issue 11 point 3: device ids and credential names never collide; credentials can be listed and revoked. */
 const maker = foreignCa("Maker Root");
@@ -95,7 +96,7 @@ test("a manufacturer certificate with CN=<credential name> or CN=admin does not 
       status = e.status;
     }
     assert.equal(status, 403, cn);
-    assert.equal(g.gw.deps.store.devices.get(cn), undefined);
+    assert.equal(sq(g.gw.deps.store).sync.devices.get(cn), undefined);
   }
   assert.ok(refusals(g, "FG_DEVICE_ID_TAKEN").length >= 2);
 });
@@ -217,5 +218,5 @@ test("an admin credential revoked through the API loses the admin API and its MQ
   assert.equal((await api("/api/v1/credentials/nr-ops/revoke", { method: "POST", json: {} })).json<{ alreadyRevoked: boolean }>().alreadyRevoked, true);
   assert.equal((await api("/api/v1/credentials/nobody/revoke", { method: "POST", json: {} })).status, 404);
   assert.equal((await api("/api/v1/credentials/bad%20name/revoke", { method: "POST", json: {} })).status, 400);
-  assert.ok(g.gw.deps.store.audit.newest(20).some((e) => e.type === "credential.revoked" && e.actor === "admin:admin"));
+  assert.ok(sq(g.gw.deps.store).sync.audit.newest(20).some((e) => e.type === "credential.revoked" && e.actor === "admin:admin"));
 });

@@ -11,6 +11,7 @@ import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { hashToken } from "../../enroll/tokens.js";
 import { attempt, closed, connect } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 /** Issue 11 point 4: tokens an operator can list, cancel, and not mint by accident for a device in service. */
 let g: TestGateway;
@@ -69,7 +70,7 @@ test("token list shows outstanding tokens by device id, never the secret; token 
   assert.ok(!(JSON.parse(cli("token", "list", "--json").stdout) as { deviceId: string }[]).some((r) => r.deviceId === "tk-1"));
   assert.equal(await enrollStatus("tk-1", secret), 401, "a cancelled token never enrolls");
   assert.equal(cli("token", "revoke", "tk-1").status, 0, "cancelling again is harmless");
-  assert.ok(g.gw.deps.store.audit.forDevice("tk-1", 5).some((e) => e.type === "token.revoked" && e.actor?.startsWith("cli:")));
+  assert.ok(sq(g.gw.deps.store).sync.audit.forDevice("tk-1", 5).some((e) => e.type === "token.revoked" && e.actor?.startsWith("cli:")));
 });
 
 test("devices revoke of a never-enrolled device cancels its tokens (CLI and API); a wholly unknown device is still 404", async () => {

@@ -12,12 +12,13 @@ import { hashToken } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { buildCsr } from "../helpers/hostile-csr.js";
 import path from "node:path";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
 import type { CertificateAuthority } from "../../enroll/ca.js";
 import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollDeps } from "../../enroll/enrollment.js";
 
 /** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
-const enroll = (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);
+const enroll = async (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, await checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);
+import { sq } from "../helpers/registry.js";
 
 /**
  * Issue 11 points 9 and 10a: what a strict third-party EST client (Cisco libest
@@ -67,7 +68,7 @@ describe("EST header names on the wire (raw bytes)", () => {
     assert.equal(csrattrs.status, 204);
     assertCanonical(csrattrs, "csrattrs", []);
 
-    const tok = token(t, "dev-wire");
+    const tok = await token(t, "dev-wire");
     const body = csrFor("dev-wire").der.toString("base64");
     const noAuth = await raw(`POST ${EST}/simpleenroll HTTP/1.1`, { headers: ["Content-Type: application/pkcs10"], body });
     assert.equal(noAuth.status, 401);
@@ -80,7 +81,7 @@ describe("EST header names on the wire (raw bytes)", () => {
     assert.equal(ok.header("content-type"), "application/pkcs7-mime; smime-type=certs-only");
 
     const k1 = csrFor("dev-wire2");
-    const certPem = await est.simpleEnroll(k1.der, { deviceId: "dev-wire2", token: token(t, "dev-wire2") });
+    const certPem = await est.simpleEnroll(k1.der, { deviceId: "dev-wire2", token: await token(t, "dev-wire2") });
     const re = await raw(`POST ${EST}/simplereenroll HTTP/1.1`, { headers: ["Content-Type: application/pkcs10"], body: csrFor("dev-wire2").der.toString("base64"), cert: certPem, key: k1.keyPem });
     assert.equal(re.status, 200, re.body);
     assertCanonical(re, "simplereenroll 200", ["Content-Type", "Content-Transfer-Encoding", "Content-Length"]);
@@ -110,7 +111,7 @@ describe("a retried enrollment gets the certificate already issued", () => {
   const store = () => t.gw.deps.store;
 
   test("token: same token and same key answer 200 with the same certificate, again and again", async () => {
-    const tok = token(t, "dev-retry1");
+    const tok = await token(t, "dev-retry1");
     const k = csrFor("dev-retry1");
     const first = await est.simpleEnroll(k.der, { deviceId: "dev-retry1", token: tok });
     // The client lost that answer; it retries with the same CSR, then with a new CSR over the same key.
@@ -121,82 +122,76 @@ describe("a retried enrollment gets the certificate already issued", () => {
     assert.ok(!newCsr.equals(k.der), "ECDSA: a new signature");
     const sameKeyNewCsr = await est.simpleEnroll(newCsr, { deviceId: "dev-retry1", token: tok });
     assert.equal(serialOf(sameKeyNewCsr), serialOf(first));
-    assert.equal(store().certificates.forDevice("dev-retry1").length, 1, "no second certificate");
-    const audit = store().audit.forDevice("dev-retry1", 10).map((a) => a.type).slice(0, 3);
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-retry1").length, 1, "no second certificate");
+    const audit = sq(store()).sync.audit.forDevice("dev-retry1", 10).map((a) => a.type).slice(0, 3);
     assert.deepEqual(audit, ["enroll.simpleenroll.redelivered", "enroll.simpleenroll.redelivered", "enroll.simpleenroll"]);
-    assert.equal(store().tokens.get(hashToken(tok))?.issuedSerial, serialOf(first));
+    assert.equal(sq(store()).sync.tokens.get(hashToken(tok))?.issuedSerial, serialOf(first));
   });
 
   test("token: concurrent duplicates of one request all get the one certificate", async () => {
-    const tok = token(t, "dev-retry6");
+    const tok = await token(t, "dev-retry6");
     const k = csrFor("dev-retry6");
     const all = await Promise.all(Array.from({ length: 6 }, () => est.simpleEnroll(k.der, { deviceId: "dev-retry6", token: tok })));
     assert.equal(new Set(all.map(serialOf)).size, 1);
-    assert.equal(store().certificates.forDevice("dev-retry6").length, 1);
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-retry6").length, 1);
   });
 
-  test("token: the same request committed by another process between this one's check and commit gets that certificate", () => {
-    const tok = token(t, "dev-retry7");
+  test("token: the same request committed by another process between this one's check and commit gets that certificate", async () => {
+    const tok = await token(t, "dev-retry7");
     const k = csrFor("dev-retry7");
     const auth: Authorization = { kind: "token", deviceId: "dev-retry7", token: tok };
     const other = openStore(path.join(t.dataDir, "gateway.db"));
     try {
-      let theirs: string | undefined;
-      const ca = t.gw.deps.ca;
-      // A CA that lets the other process enroll the same CSR while this one signs.
-      const racing = Object.assign(Object.create(ca) as CertificateAuthority, {
-        issueClient: (...a: Parameters<CertificateAuthority["issueClient"]>) => {
-          theirs ??= enroll({ ...t.gw.deps, store: other }, auth, k.der).certificate.serial;
-          return ca.issueClient(...a);
-        },
-      });
-      const d = { ...t.gw.deps, ca: racing };
-      const mine = enrollOrReplay(d, auth, checkCredentialOrReplay(d.store, auth, Date.now()), k.der);
-      assert.ok(theirs);
+      const d = t.gw.deps;
+      // This process checks (the token is usable), then the other process enrolls the same CSR, then this one signs and commits.
+      const check = await checkCredentialOrReplay(d.store, auth, Date.now());
+      assert.equal(check.replay, undefined);
+      const theirs = (await enroll({ ...d, store: other }, auth, k.der)).certificate.serial;
+      const mine = await enrollOrReplay(d, auth, check, k.der);
       assert.equal(mine.certificate.serial, theirs);
       assert.equal(mine.redelivered, true);
-      assert.equal(store().certificates.forDevice("dev-retry7").length, 1);
+      assert.equal(sq(store()).sync.certificates.forDevice("dev-retry7").length, 1);
     } finally {
-      other.close();
+      await other.close();
     }
   });
 
   test("token: a different key, a wrong CN, another device's id or a revoked device are still refused", async () => {
-    const tok = token(t, "dev-retry2");
+    const tok = await token(t, "dev-retry2");
     const k = csrFor("dev-retry2");
     await est.simpleEnroll(k.der, { deviceId: "dev-retry2", token: tok });
     assert.equal(await status(est.simpleEnroll(csrFor("dev-retry2").der, { deviceId: "dev-retry2", token: tok })), 401, "another key");
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-other", token: tok })), 401, "another device id");
     assert.equal(await status(est.simpleEnroll(csrFor("dev-retry2x").der, { deviceId: "dev-retry2", token: tok })), 401, "another CN and key");
-    assert.equal(store().certificates.forDevice("dev-retry2").length, 1);
-    revokeDevice(t.gw.deps, "dev-retry2", "keyCompromise", "test");
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-retry2").length, 1);
+    await revokeDevice(t.gw.deps, "dev-retry2", "keyCompromise", "test");
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-retry2", token: tok })), 401, "revoked device: no redelivery");
   });
 
   test("token: no redelivery once the token's lifetime is over, nor a day after it was spent", async () => {
-    const tok = token(t, "dev-retry3", 3600);
+    const tok = await token(t, "dev-retry3", 3600);
     const k = csrFor("dev-retry3");
     await est.simpleEnroll(k.der, { deviceId: "dev-retry3", token: tok });
     const h = hashToken(tok);
-    store().db.prepare("UPDATE tokens SET used_at = ? WHERE hash = ?").run(Date.now() - 25 * 3600_000, h);
+    sq(store()).db.prepare("UPDATE tokens SET used_at = ? WHERE hash = ?").run(Date.now() - 25 * 3600_000, h);
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-retry3", token: tok })), 401, "spent more than 24 h ago");
-    store().db.prepare("UPDATE tokens SET used_at = ?, expires_at = ? WHERE hash = ?").run(Date.now() - 60_000, Date.now() - 1000, h);
+    sq(store()).db.prepare("UPDATE tokens SET used_at = ?, expires_at = ? WHERE hash = ?").run(Date.now() - 60_000, Date.now() - 1000, h);
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-retry3", token: tok })), 401, "token expired");
-    store().db.prepare("UPDATE tokens SET expires_at = ? WHERE hash = ?").run(Date.now() + 3600_000, h);
+    sq(store()).db.prepare("UPDATE tokens SET expires_at = ? WHERE hash = ?").run(Date.now() + 3600_000, h);
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-retry3", token: tok })), 200, "within bounds again");
   });
 
   test("token: no redelivery of a revoked or superseded certificate even for an active device", async () => {
-    const tok = token(t, "dev-retry4");
+    const tok = await token(t, "dev-retry4");
     const k = csrFor("dev-retry4");
     const pem = await est.simpleEnroll(k.der, { deviceId: "dev-retry4", token: tok });
-    store().db.prepare("UPDATE certificates SET status = 'revoked', revoked_at = ? WHERE serial = ?").run(Date.now(), serialOf(pem));
+    sq(store()).db.prepare("UPDATE certificates SET status = 'revoked', revoked_at = ? WHERE serial = ?").run(Date.now(), serialOf(pem));
     assert.equal(await status(est.simpleEnroll(k.der, { deviceId: "dev-retry4", token: tok })), 401);
   });
 
   test("simplereenroll: the same current certificate and the same new key get the same renewal", async () => {
     const k1 = csrFor("dev-retry5");
-    const cur = await est.simpleEnroll(k1.der, { deviceId: "dev-retry5", token: token(t, "dev-retry5") });
+    const cur = await est.simpleEnroll(k1.der, { deviceId: "dev-retry5", token: await token(t, "dev-retry5") });
     const k2 = csrFor("dev-retry5");
     const renewed = await est.simpleReenroll(k2.der, { certPem: cur, keyPem: k1.keyPem });
     const retried = await est.simpleReenroll(k2.der, { certPem: cur, keyPem: k1.keyPem });
@@ -207,7 +202,7 @@ describe("a retried enrollment gets the certificate already issued", () => {
     // A renewal presented by the renewed certificate is a new one too.
     const next = await est.simpleReenroll(k2.der, { certPem: renewed, keyPem: k2.keyPem });
     assert.notEqual(serialOf(next), serialOf(renewed));
-    assert.equal(store().certificates.forDevice("dev-retry5").length, 4);
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-retry5").length, 4);
   });
 });
 

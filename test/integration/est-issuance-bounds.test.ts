@@ -11,6 +11,7 @@ import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { getDevice, revokeDevice } from "../../enroll/fleet.js";
 import { attempt, closed, connect } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 /**
  * Issue 11 point 5, over real EST: one public key is certified for one identity
@@ -41,21 +42,21 @@ describe("EST issuance bounds", () => {
     return r.body;
   };
   async function enrolled(id: string, key = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey) {
-    const certPem = await est.simpleEnroll(buildCsr({ cn: id, privateKey: key }), { deviceId: id, token: token(t, id) });
+    const certPem = await est.simpleEnroll(buildCsr({ cn: id, privateKey: key }), { deviceId: id, token: await token(t, id) });
     return { certPem, keyPem: pem(key), key };
   }
 
   describe("one public key, one identity", () => {
     test("a key certified for one device is refused (409) for another, whatever that certificate's status; the token survives", async () => {
       const a = await enrolled("dev-k1");
-      const tok = token(t, "dev-k2");
+      const tok = await token(t, "dev-k2");
       const r = await byToken("dev-k2", tok, buildCsr({ cn: "dev-k2", privateKey: a.key }));
       assert.equal(r.status, 409, r.body);
       assert.doesNotMatch(r.body, /dev-k1/, "the other identity is not named");
       assert.ok(refusals(t, "FG_CSR_KEY_REUSED").some((l) => l.deviceId === "dev-k2"));
-      assert.equal(t.gw.deps.store.certificates.forDevice("dev-k2").length, 0);
+      assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-k2").length, 0);
       // Still refused once dev-k1 is revoked: a key is never handed on.
-      revokeDevice(t.gw.deps, "dev-k1", "keyCompromise", "test");
+      await revokeDevice(t.gw.deps, "dev-k1", "keyCompromise", "test");
       assert.equal((await byToken("dev-k2", tok, buildCsr({ cn: "dev-k2", privateKey: a.key }))).status, 409);
       // The token was not consumed by the refusals.
       assert.equal((await byToken("dev-k2", tok, csrFor("dev-k2").der)).status, 200);
@@ -69,7 +70,7 @@ describe("EST issuance bounds", () => {
 
     test("the admin credential's key cannot be certified for a device", async () => {
       const adminKey = crypto.createPrivateKey(fs.readFileSync(t.paths.adminKey, "utf8"));
-      const r = await byToken("dev-k4", token(t, "dev-k4"), buildCsr({ cn: "dev-k4", privateKey: adminKey }));
+      const r = await byToken("dev-k4", await token(t, "dev-k4"), buildCsr({ cn: "dev-k4", privateKey: adminKey }));
       assert.equal(r.status, 409, r.body);
     });
 
@@ -86,10 +87,11 @@ describe("EST issuance bounds", () => {
       for (let round = 0; round < 5; round++) {
         const key = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
         const ids = [0, 1, 2, 3].map((i) => `dev-race-${round}-${i}`);
-        const replies = await Promise.all(ids.map((id) => byToken(id, token(t, id), buildCsr({ cn: id, privateKey: key }))));
+        const toks = await Promise.all(ids.map((id) => token(t, id)));
+        const replies = await Promise.all(ids.map((id, i) => byToken(id, toks[i]!, buildCsr({ cn: id, privateKey: key }))));
         const statuses = replies.map((r) => r.status).sort();
         assert.deepEqual(statuses, [200, 409, 409, 409], `round ${round}: ${replies.map((r) => r.body).join(" | ")}`);
-        const owners = ids.filter((id) => t.gw.deps.store.certificates.forDevice(id).length > 0);
+        const owners = ids.filter((id) => sq(t.gw.deps.store).sync.certificates.forDevice(id).length > 0);
         assert.equal(owners.length, 1);
       }
     });
@@ -118,13 +120,13 @@ describe("EST issuance bounds", () => {
         assert.ok(Number.isInteger(ra) && ra >= 1 && ra <= 3600, `Retry-After ${r.headers["retry-after"]}`);
       }
       assert.ok(refusals(t, "FG_RENEWAL_RATE").some((l) => l.deviceId === "dev-burst"));
-      const rows = t.gw.deps.store.certificates.forDevice("dev-burst");
+      const rows = sq(t.gw.deps.store).sync.certificates.forDevice("dev-burst");
       assert.equal(rows.length, 10);
       assert.equal(rows.filter((r) => r.status === "valid").length, 3);
-      const view = getDevice(t.gw.deps.store, "dev-burst", Date.now());
+      const view = await getDevice(t.gw.deps.store, "dev-burst", Date.now());
       assert.equal(view.certificates.filter((x) => x.status === "superseded").length, 7);
       // The superseded certificates are on the CRL with reason superseded.
-      const crl = t.gw.deps.store.certificates.revokedUnexpired(Date.now()).filter((r) => r.deviceId === "dev-burst");
+      const crl = sq(t.gw.deps.store).sync.certificates.revokedUnexpired(Date.now()).filter((r) => r.deviceId === "dev-burst");
       assert.equal(crl.length, 7);
       assert.ok(crl.every((r) => r.revocationReason === "superseded"));
     });
@@ -139,7 +141,7 @@ describe("EST issuance bounds", () => {
         statuses.push(r.status);
       }
       assert.deepEqual(statuses, [...Array<number>(10).fill(200), ...Array<number>(4).fill(429)]);
-      assert.equal(t.gw.deps.store.certificates.forDevice("dev-m-burst").filter((r) => r.status === "valid").length, 3);
+      assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-m-burst").filter((r) => r.status === "valid").length, 3);
     });
 
     test("a superseded certificate's MQTT session is closed and it can no longer renew; the newest one connects", async () => {
@@ -156,9 +158,9 @@ describe("EST issuance bounds", () => {
       }
       await gone;
       assert.equal((await reenroll(c1, csrFor("dev-cap").der)).status, 403);
-      const row = t.gw.deps.store.certificates.get(serialOf(c1.certPem))!;
+      const row = sq(t.gw.deps.store).sync.certificates.get(serialOf(c1.certPem))!;
       assert.equal(row.revocationReason, "superseded");
-      const audit = t.gw.deps.store.audit.forDevice("dev-cap", 10).find((e) => e.type === "enroll.simplereenroll" && Array.isArray(e.detail?.superseded));
+      const audit = sq(t.gw.deps.store).sync.audit.forDevice("dev-cap", 10).find((e) => e.type === "enroll.simplereenroll" && Array.isArray(e.detail?.superseded));
       assert.deepEqual(audit?.detail?.superseded, [row.serial]);
       const a = await attempt(t, last, "dev-cap");
       assert.equal(a.kind === "connack" && a.code, 0);
@@ -170,7 +172,7 @@ describe("EST issuance bounds", () => {
       // Three renewals all presenting the first certificate, as a device whose answers were lost would.
       const issued: string[] = [];
       for (let i = 0; i < 3; i++) issued.push(serialFromP7(certOf(await reenroll(c1, csrFor("dev-keep").der))));
-      const status = new Map(t.gw.deps.store.certificates.forDevice("dev-keep").map((r) => [r.serial, r.revocationReason ?? r.status]));
+      const status = new Map(sq(t.gw.deps.store).sync.certificates.forDevice("dev-keep").map((r) => [r.serial, r.revocationReason ?? r.status]));
       assert.equal(status.get(serialOf(c1.certPem)), "valid");
       assert.equal(status.get(issued[0]!), "superseded");
       assert.equal(status.get(issued[1]!), "valid");

@@ -6,6 +6,7 @@ import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.j
 import { curl, ok, opensslCsr, pkcs7ToPem, token } from "../helpers/est-tools.js";
 import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
+import { sq } from "../helpers/registry.js";
 
 /** RFC 7030 Appendix A, with real curl and openssl against a real gateway. */
 describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {
@@ -41,7 +42,7 @@ describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {
   });
 
   test("openssl req -> curl simpleenroll -> openssl verify -> curl simplereenroll with the issued cert", async () => {
-    const tok = token(t, "dev-x");
+    const tok = await token(t, "dev-x");
     const csr = await opensslCsr(dir, "dev-x", "/CN=dev-x");
     const r = await curl(t, "simpleenroll", ["-u", `dev-x:${tok}`, "-H", "Content-Type: application/pkcs10", "--data-binary", `@${csr.b64File}`], dir);
     assert.equal(r.status, 200, r.body.toString());
@@ -55,7 +56,7 @@ describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {
     assert.equal(facts.commonName, "dev-x");
     assert.equal(facts.role, "device");
     // Recorded before the answer was sent.
-    const row = t.gw.deps.store.certificates.get(facts.serial);
+    const row = sq(t.gw.deps.store).sync.certificates.get(facts.serial);
     assert.equal(row?.deviceId, "dev-x");
     assert.equal(row?.status, "valid");
 
@@ -73,13 +74,13 @@ describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {
     const certPub = (f: string) => ok("openssl", ["x509", "-in", f, "-noout", "-pubkey"]);
     assert.equal(await certPub(cert2File), await pub(csr2.keyFile));
     assert.notEqual(await certPub(cert2File), await certPub(certFile));
-    const certs = t.gw.deps.store.certificates.forDevice("dev-x");
+    const certs = sq(t.gw.deps.store).sync.certificates.forDevice("dev-x");
     assert.equal(certs.length, 2);
     assert.ok(certs.every((c) => c.status === "valid"));
   });
 
   test("a CSR asking for CA:TRUE and keyCertSign gets CA:FALSE and digitalSignature only", async () => {
-    const tok = token(t, "dev-ca");
+    const tok = await token(t, "dev-ca");
     const csr = await opensslCsr(dir, "dev-ca", "/CN=dev-ca", ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
     const asked = await ok("openssl", ["req", "-inform", "DER", "-in", path.join(dir, "dev-ca.csr.der"), "-noout", "-text"]);
     assert.match(asked, /CA:TRUE/); // the request really asks for it
@@ -101,7 +102,7 @@ describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {
     assert.equal(none.status, 401);
     assert.equal(none.headers["www-authenticate"], 'Basic realm="est"');
     assert.match(none.body.toString(), /^[^\n]+\n$/);
-    const tok = token(t, "dev-r");
+    const tok = await token(t, "dev-r");
     const json = await curl(t, "simpleenroll", ["-u", `dev-r:${tok}`, "-H", "Content-Type: application/json", "--data-binary", '{"csr":"x"}'], dir);
     assert.equal(json.status, 415);
     const big = path.join(dir, "big.b64");

@@ -9,6 +9,7 @@ import { breakCsrSignature } from "../helpers/hostile-csr.js";
 import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { revokeDevice } from "../../enroll/fleet.js";
+import { sq } from "../helpers/registry.js";
 
 async function status(p: Promise<unknown>): Promise<number> {
   try {
@@ -32,7 +33,7 @@ describe("EST simplereenroll", () => {
 
   async function enrolled(id: string) {
     const k = csrFor(id);
-    const certPem = await est.simpleEnroll(k.der, { deviceId: id, token: token(t, id) });
+    const certPem = await est.simpleEnroll(k.der, { deviceId: id, token: await token(t, id) });
     return { certPem, keyPem: k.keyPem };
   }
 
@@ -42,7 +43,7 @@ describe("EST simplereenroll", () => {
     const c3 = await est.simpleReenroll(csrFor("dev-r1").der, c1);
     const serials = [c1.certPem, c2, c3].map((p) => certFacts(fromPemAll(p)[0]!).serial);
     assert.equal(new Set(serials).size, 3);
-    const rows = t.gw.deps.store.certificates.forDevice("dev-r1");
+    const rows = sq(t.gw.deps.store).sync.certificates.forDevice("dev-r1");
     assert.deepEqual(rows.map((r) => r.serial).sort(), [...serials].sort());
     assert.ok(rows.every((r) => r.status === "valid"));
   });
@@ -54,7 +55,7 @@ describe("EST simplereenroll", () => {
     // Proof of possession is judged first: a broken signature is 400 whatever the subject says.
     assert.equal(await status(est.simpleReenroll(breakCsrSignature(csrFor("dev-other").der), c)), 400);
     assert.ok(refusals(t, "FG_CSR_SUBJECT_MISMATCH").length >= 2);
-    assert.equal(t.gw.deps.store.certificates.forDevice("dev-r2").length, 1);
+    assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-r2").length, 1);
   });
 
   test("without a client certificate: 401 with WWW-Authenticate", async () => {
@@ -65,10 +66,10 @@ describe("EST simplereenroll", () => {
 
   test("after the device is revoked: 403, and nothing is issued", async () => {
     const c = await enrolled("dev-r4");
-    revokeDevice(t.gw.deps, "dev-r4", "keyCompromise", "test");
+    await revokeDevice(t.gw.deps, "dev-r4", "keyCompromise", "test");
     assert.equal(await status(est.simpleReenroll(csrFor("dev-r4").der, c)), 403);
     assert.ok(refusals(t, "FG_CERT_REVOKED").some((l) => l.deviceId === "dev-r4"));
-    assert.equal(t.gw.deps.store.certificates.forDevice("dev-r4").length, 1);
+    assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-r4").length, 1);
   });
 
   test("certificates that are not a current registered device certificate are refused", async () => {
@@ -110,7 +111,7 @@ describe("EST simpleenroll with a manufacturer certificate", () => {
     const f = certFacts(fromPemAll(pem)[0]!);
     assert.equal(f.commonName, "dev-m1");
     assert.equal(f.role, "device");
-    const audit = t.gw.deps.store.audit.forDevice("dev-m1", 5);
+    const audit = sq(t.gw.deps.store).sync.audit.forDevice("dev-m1", 5);
     assert.equal(audit[0]?.type, "enroll.simpleenroll");
     assert.equal(audit[0]?.detail?.method, "bootstrap");
   });
@@ -123,7 +124,7 @@ describe("EST simpleenroll with a manufacturer certificate", () => {
     const rogue = foreignCa("Rogue Maker").issue("dev-m3");
     assert.equal(await status(est.simpleEnroll(csrFor("dev-m3").der, rogue)), 401);
     assert.ok(refusals(t, "FG_BOOTSTRAP_UNTRUSTED").length > 0);
-    assert.equal(t.gw.deps.store.devices.get("dev-m3"), undefined);
+    assert.equal(sq(t.gw.deps.store).sync.devices.get("dev-m3"), undefined);
   });
 
   test("a manufacturer certificate whose CN is no valid device id is refused 401", async () => {
@@ -134,7 +135,7 @@ describe("EST simpleenroll with a manufacturer certificate", () => {
   test("a revoked device cannot come back with its manufacturer certificate (403)", async () => {
     const idev = maker.issue("dev-m4");
     await est.simpleEnroll(csrFor("dev-m4").der, idev);
-    revokeDevice(t.gw.deps, "dev-m4", "keyCompromise", "test");
+    await revokeDevice(t.gw.deps, "dev-m4", "keyCompromise", "test");
     assert.equal(await status(est.simpleEnroll(csrFor("dev-m4").der, idev)), 403);
   });
 });

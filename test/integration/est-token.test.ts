@@ -9,6 +9,7 @@ import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";
+import { sq } from "../helpers/registry.js";
 
 /** Initial enrollment by bootstrap token, and every way to abuse it (issue 3). */
 describe("EST simpleenroll with a bootstrap token", () => {
@@ -34,7 +35,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
   test("EstClient: enroll, then re-enroll with a new key; events, audit and metrics record both", async () => {
     const seen: string[] = [];
     t.gw.deps.events.on("enrolled", (e) => seen.push(`${e.op}:${e.deviceId}:${e.serial}`));
-    const tok = token(t, "dev-c1");
+    const tok = await token(t, "dev-c1");
     const k1 = csrFor("dev-c1");
     const pem1 = await est.simpleEnroll(k1.der, { deviceId: "dev-c1", token: tok });
     const f1 = certFacts(fromPemAll(pem1)[0]!);
@@ -46,9 +47,9 @@ describe("EST simpleenroll with a bootstrap token", () => {
     assert.equal(f2.commonName, "dev-c1");
     assert.notEqual(f2.serial, f1.serial);
     assert.deepEqual(seen, [`simpleenroll:dev-c1:${f1.serial}`, `simplereenroll:dev-c1:${f2.serial}`]);
-    assert.equal(store().devices.get("dev-c1")?.status, "active");
-    assert.deepEqual(store().certificates.forDevice("dev-c1").map((c) => c.status), ["valid", "valid"]);
-    const audit = store().audit.forDevice("dev-c1", 10).map((a) => a.type);
+    assert.equal(sq(store()).sync.devices.get("dev-c1")?.status, "active");
+    assert.deepEqual(sq(store()).sync.certificates.forDevice("dev-c1").map((c) => c.status), ["valid", "valid"]);
+    const audit = sq(store()).sync.audit.forDevice("dev-c1", 10).map((a) => a.type);
     assert.deepEqual(audit.slice(0, 2), ["enroll.simplereenroll", "enroll.simpleenroll"]);
     const m = await fetchMetrics(t);
     assert.match(m, /gateway_enrollments_total\{operation="simpleenroll",result="ok"\} [1-9]/);
@@ -57,28 +58,28 @@ describe("EST simpleenroll with a bootstrap token", () => {
   });
 
   test("token replay is refused 401", async () => {
-    const tok = token(t, "dev-replay");
+    const tok = await token(t, "dev-replay");
     await est.simpleEnroll(csrFor("dev-replay").der, { deviceId: "dev-replay", token: tok });
     const e = await refused(est.simpleEnroll(csrFor("dev-replay").der, { deviceId: "dev-replay", token: tok }), 401);
     assert.equal(e.body, "bootstrap token is invalid, expired or already used\n");
-    assert.equal(store().certificates.forDevice("dev-replay").length, 1);
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-replay").length, 1);
   });
 
   test("eight concurrent enrollments with one token: exactly one 200, seven 401, one certificate row", async () => {
-    const tok = token(t, "dev-race");
+    const tok = await token(t, "dev-race");
     const results = await Promise.allSettled(Array.from({ length: 8 }, () => est.simpleEnroll(csrFor("dev-race").der, { deviceId: "dev-race", token: tok })));
     const won = results.filter((r) => r.status === "fulfilled");
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     assert.equal(won.length, 1);
     assert.equal(lost.length, 7);
     for (const r of lost) assert.equal((r.reason as EstError).status, 401, String(r.reason));
-    assert.equal(store().certificates.forDevice("dev-race").length, 1);
-    assert.equal(store().tokens.get(hashToken(tok))?.usedAt !== null, true);
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-race").length, 1);
+    assert.equal(sq(store()).sync.tokens.get(hashToken(tok))?.usedAt !== null, true);
   });
 
   test("every refused request leaves the token usable, and the server answering", async () => {
     const id = "dev-h";
-    const tok = token(t, id);
+    const tok = await token(t, id);
     const good = csrFor(id);
     const b64 = good.der.toString("base64");
     const pkcs10 = { "content-type": "application/pkcs10" };
@@ -92,7 +93,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
     ];
     for (const [name, go, status] of cases) {
       await refused(go(), status).catch((e: unknown) => assert.fail(`${name}: ${String(e)}`));
-      assert.ok(usable(id, tok), `${name} consumed the token`);
+      assert.ok((await usable(id, tok)), `${name} consumed the token`);
     }
     const raw: Array<[string, Parameters<typeof rawEst>[3], number]> = [
       ["no credentials", { headers: pkcs10, body: b64 }, 401],
@@ -112,7 +113,7 @@ describe("EST simpleenroll with a bootstrap token", () => {
       assert.equal(r.status, status, `${name}: ${r.body}`);
       assert.match(r.body, /^[^\n]+\n$/, `${name}: one-line reason`);
       if (status === 401) assert.equal(r.headers["www-authenticate"], 'Basic realm="est"', name);
-      assert.ok(usable(id, tok), `${name} consumed the token`);
+      assert.ok((await usable(id, tok)), `${name} consumed the token`);
       await serverAnswers();
     }
     // Every refusal was logged with its code.
@@ -126,18 +127,18 @@ describe("EST simpleenroll with a bootstrap token", () => {
     });
     assert.equal(r.status, 200, r.body);
     assert.equal(r.headers["content-type"], "application/pkcs7-mime; smime-type=certs-only");
-    assert.equal(usable(id, tok), false);
+    assert.equal((await usable(id, tok)), false);
     // No token in any log line or audit row.
     assert.ok(!t.logs.text().includes(tok), "token logged");
-    assert.ok(!JSON.stringify(store().audit.newest(10_000)).includes(tok), "token audited");
-    const refusedRows = store().audit.forDevice(id, 100).filter((a) => a.type === "enroll.refused");
+    assert.ok(!JSON.stringify(sq(store()).sync.audit.newest(10_000)).includes(tok), "token audited");
+    const refusedRows = sq(store()).sync.audit.forDevice(id, 100).filter((a) => a.type === "enroll.refused");
     assert.ok(refusedRows.some((a) => a.code === "FG_CSR_SUBJECT_MISMATCH"));
     assert.ok(refusedRows.some((a) => a.code === "FG_TOKEN_INVALID"));
   });
 
   test("mangled CSRs (bit flips, truncations, weak keys) are all 400, the token survives, the server answers", async () => {
     const id = "dev-fuzz";
-    const tok = token(t, id);
+    const tok = await token(t, id);
     const good = csrFor(id).der;
     let seed = 7;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -155,31 +156,31 @@ describe("EST simpleenroll with a bootstrap token", () => {
       const r = await rawEst(t, "POST", "simpleenroll", { headers: { "content-type": "application/pkcs10", authorization: basic(id, tok) }, body: der.toString("base64") });
       assert.equal(r.status, 400, `${der.toString("hex")}: ${r.body}`);
     }
-    assert.ok(usable(id, tok));
+    assert.ok((await usable(id, tok)));
     assert.equal((await est.simpleEnroll(good, { deviceId: id, token: tok })).startsWith("-----BEGIN CERTIFICATE-----"), true);
   });
 
   test("an expired token is refused 401", async () => {
     const tok = "expired-token-value-expired-token-value-xx";
     const now = Date.now();
-    store().tokens.insert(hashToken(tok), "dev-exp", now - 7200_000, now - 1000);
+    sq(store()).sync.tokens.insert(hashToken(tok), "dev-exp", now - 7200_000, now - 1000);
     await refused(est.simpleEnroll(csrFor("dev-exp").der, { deviceId: "dev-exp", token: tok }), 401);
-    assert.equal(store().devices.get("dev-exp"), undefined);
+    assert.equal(sq(store()).sync.devices.get("dev-exp"), undefined);
   });
 
   test("a revoked device is refused 403 even with a fresh token, which stays unused", async () => {
-    const early = token(t, "dev-rv");
-    await est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: token(t, "dev-rv") });
-    revokeDevice(t.gw.deps, "dev-rv", "keyCompromise", "test");
-    assert.ok(!usable("dev-rv", early), "revoking the device cancelled its outstanding token");
+    const early = await token(t, "dev-rv");
+    await est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: await token(t, "dev-rv") });
+    await revokeDevice(t.gw.deps, "dev-rv", "keyCompromise", "test");
+    assert.ok(!(await usable("dev-rv", early)), "revoking the device cancelled its outstanding token");
     // A token the registry holds anyway (written by an older gateway, which did not cancel them).
     const fresh = crypto.randomBytes(32).toString("base64url");
-    store().tokens.insert(hashToken(fresh), "dev-rv", Date.now(), Date.now() + 3600_000, true);
+    sq(store()).sync.tokens.insert(hashToken(fresh), "dev-rv", Date.now(), Date.now() + 3600_000, true);
     const e = await refused(est.simpleEnroll(csrFor("dev-rv").der, { deviceId: "dev-rv", token: fresh }), 403);
     assert.equal(e.body, "device is revoked\n");
-    assert.ok(usable("dev-rv", fresh));
-    assert.equal(store().certificates.forDevice("dev-rv").length, 1);
-    assert.ok(store().audit.forDevice("dev-rv", 5).some((a) => a.type === "enroll.refused" && a.code === "FG_DEVICE_REVOKED"));
+    assert.ok((await usable("dev-rv", fresh)));
+    assert.equal(sq(store()).sync.certificates.forDevice("dev-rv").length, 1);
+    assert.ok(sq(store()).sync.audit.forDevice("dev-rv", 5).some((a) => a.type === "enroll.refused" && a.code === "FG_DEVICE_REVOKED"));
   });
 
   test("token failures are counted in the metrics", async () => {

@@ -8,6 +8,7 @@ import { EstClient } from "../../device-sim/est-client.js";
 import {
   ED25519_IDENTITY, ED25519_IDENTITY_P_PLUS_1, ED25519_IDENTITY_SIGNED, forgedEd25519Csr, forgedRsaE1Csr, infinityCsr,
 } from "../helpers/weak-keys.js";
+import { sq } from "../helpers/registry.js";
 
 /**
  * Issue 11 point 5: keys under which anyone can forge the CSR's proof of
@@ -27,12 +28,12 @@ describe("EST refuses keys whose signatures prove nothing", () => {
     rawEst(t, "POST", "simpleenroll", { headers: { "content-type": "application/pkcs10", authorization: basic(id, tok) }, body: der.toString("base64") });
 
   async function refusedWeak(id: string, der: Buffer, reason: RegExp) {
-    const tok = token(t, id);
+    const tok = await token(t, id);
     const r = await enroll(id, tok, der);
     assert.equal(r.status, 400, `${id}: ${r.body}`);
     assert.match(r.body, reason, id);
     assert.ok(refusals(t, "FG_CSR_KEY_WEAK").some((l) => l.deviceId === id), `${id} refusal logged`);
-    assert.equal(t.gw.deps.store.certificates.forDevice(id).length, 0, `${id}: nothing issued`);
+    assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice(id).length, 0, `${id}: nothing issued`);
     // The token was not spent on the refused request: the device can still enroll with a sound key.
     const good = await enroll(id, tok, csrFor(id).der);
     assert.equal(good.status, 200, `${id} then enrolls with a sound key`);
@@ -66,13 +67,13 @@ describe("EST refuses keys whose signatures prove nothing", () => {
 
   test("re-enrollment with a forged CSR under the device's own certificate is refused the same way", async () => {
     const k = csrFor("dev-w-re");
-    const certPem = await est.simpleEnroll(k.der, { deviceId: "dev-w-re", token: token(t, "dev-w-re") });
+    const certPem = await est.simpleEnroll(k.der, { deviceId: "dev-w-re", token: await token(t, "dev-w-re") });
     const r = await rawEst(t, "POST", "simplereenroll", {
       headers: { "content-type": "application/pkcs10" }, body: forgedRsaE1Csr("dev-w-re").toString("base64"), certPem, keyPem: k.keyPem,
     });
     assert.equal(r.status, 400);
     assert.match(r.body, /exponent/);
-    assert.equal(t.gw.deps.store.certificates.forDevice("dev-w-re").length, 1);
+    assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-w-re").length, 1);
   });
 
   test("sound keys of every accepted type enroll: P-256, P-384, RSA 2048 (e = 65537), RSA 3072, Ed25519", async () => {
@@ -84,7 +85,7 @@ describe("EST refuses keys whose signatures prove nothing", () => {
       ["dev-w-ok5", crypto.generateKeyPairSync("ed25519").privateKey],
     ];
     for (const [id, privateKey] of keys) {
-      const r = await enroll(id, token(t, id), buildCsr({ cn: id, privateKey }));
+      const r = await enroll(id, await token(t, id), buildCsr({ cn: id, privateKey }));
       assert.equal(r.status, 200, `${id}: ${r.body}`);
     }
   });

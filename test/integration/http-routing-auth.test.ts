@@ -9,6 +9,7 @@ import { startHttps } from "../../enroll/https-server.js";
 import { ensurePki } from "../../enroll/pki.js";
 import { createMetrics } from "../../runtime/metrics.js";
 import type { RegisteredRoute } from "../../enroll/http/route-access.js";
+import { sq } from "../helpers/registry.js";
 
 /**
  * Issue 11 point 1: authorization must hold for whatever spelling of a target the
@@ -78,8 +79,8 @@ test("no spelling of an admin path reaches a handler without a certificate (401,
   // Many spellings are real spellings of the route: the router matched them, and the route refused.
   assert.ok(reachedRoute > 50, `only ${reachedRoute} spellings reached a route`);
   // Nothing was created by any of them.
-  assert.equal(g.gw.deps.store.tokens.get("x"), undefined);
-  assert.ok(!g.gw.deps.store.audit.newest(1000).some((e) => e.type === "token.created" || e.type === "device.revoked"), "no mutation happened");
+  assert.equal(sq(g.gw.deps.store).sync.tokens.get("x"), undefined);
+  assert.ok(!sq(g.gw.deps.store).sync.audit.newest(1000).some((e) => e.type === "token.created" || e.type === "device.revoked"), "no mutation happened");
 });
 
 test("the same spellings with a service or device certificate are 403 (or 400/404), never 2xx", async () => {
@@ -120,7 +121,7 @@ test("write routes refuse encoded spellings with 401, not 500, and create nothin
     assert.equal(r.status, 401, `${line}: ${r.body}`);
     assert.equal(JSON.parse(r.body).code, "FG_ADMIN_CERT_REQUIRED");
   }
-  assert.equal(g.gw.deps.store.devices.get("dev-route-1")?.status, "active");
+  assert.equal(sq(g.gw.deps.store).sync.devices.get("dev-route-1")?.status, "active");
 });
 
 test("ambiguous targets are 400 with a one-line reason, whatever the path", async () => {

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 import { startTestGateway } from "../helpers/gateway.js";
 import { issueDirect } from "../helpers/certs.js";
+import { sq } from "../helpers/registry.js";
 
 const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 
@@ -34,8 +35,8 @@ test("README admin API examples work as written", async () => {
       if (c.includes("/revoke")) assert.match(out, /"status":"revoked"/);
       if (c.includes("/crl")) assert.match(out, /Certificate Revocation List/);
     }
-    assert.equal(g.gw.deps.store.devices.get("dev-001")?.status, "revoked");
-    assert.equal(g.gw.deps.store.certificates.credentials().find((c) => c.name === "backend")?.status, "revoked");
+    assert.equal(sq(g.gw.deps.store).sync.devices.get("dev-001")?.status, "revoked");
+    assert.equal(sq(g.gw.deps.store).sync.certificates.credentials().find((c) => c.name === "backend")?.status, "revoked");
   } finally {
     await g.close();
   }

@@ -18,6 +18,7 @@ import { CertSigner } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import type { Role } from "../../db/types.js";
+import { sq } from "../helpers/registry.js";
 
 const RENEG_CLIENT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../../test/helpers/reneg-client.py");
 
@@ -35,7 +36,7 @@ before(async () => {
   admin = { certPem, keyPem: fs.readFileSync(g.paths.adminKey, "utf8"), serial: new crypto.X509Certificate(certPem).serialNumber.toLowerCase(), privateKey: crypto.createPrivateKey(fs.readFileSync(g.paths.adminKey)) };
   device = issueDirect(g.gw.deps, "tls-dev");
   revoked = issueDirect(g.gw.deps, "tls-revoked");
-  revokeDevice({ store: g.gw.deps.store, clock: Date.now, events: g.gw.deps.events }, "tls-revoked", "keyCompromise", "test");
+  await revokeDevice({ store: g.gw.deps.store, clock: Date.now, events: g.gw.deps.events }, "tls-revoked", "keyCompromise", "test");
   victim = issueDirect(g.gw.deps, "tls-victim");
 });
 after(async () => g.close());
@@ -98,16 +99,16 @@ test("HTTPS: device handshake, then renegotiation with a forged admin certificat
     const t = await renegotiate(g.gw.httpsPort, first, forgedAdmin, httpPostJson("/api/v1/tokens", { deviceId: "tls-stolen" }));
     assert.doesNotMatch(t.text, /^HTTP\/1\.1 201/);
   }
-  assert.equal(g.gw.deps.store.audit.newest(1000).some((e) => e.type === "token.created" && e.deviceId === "tls-stolen"), false, "no token minted");
+  assert.equal(sq(g.gw.deps.store).sync.audit.newest(1000).some((e) => e.type === "token.created" && e.deviceId === "tls-stolen"), false, "no token minted");
 });
 
 test("HTTPS: renegotiation with the victim device's forged certificate cannot re-enroll as the victim", async () => {
   const forgedVictim = mint("device", "tls-victim", victim.serial);
-  const before = g.gw.deps.store.certificates.forDevice("tls-victim").length;
+  const before = sq(g.gw.deps.store).sync.certificates.forDevice("tls-victim").length;
   const r = await renegotiate(g.gw.httpsPort, device, forgedVictim, Buffer.from("POST /.well-known/est/simplereenroll HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/pkcs10\r\nContent-Length: 4\r\n\r\nAAAA"));
   assert.equal(r.renegotiated, false);
   assert.doesNotMatch(r.text, /^HTTP\/1\.1 200/);
-  assert.equal(g.gw.deps.store.certificates.forDevice("tls-victim").length, before, "no certificate issued for the victim");
+  assert.equal(sq(g.gw.deps.store).sync.certificates.forDevice("tls-victim").length, before, "no certificate issued for the victim");
 });
 
 test("MQTT: device handshake, then renegotiation with the victim's forged certificate or another genuine one: refused, never CONNACK 0 as that one", async () => {

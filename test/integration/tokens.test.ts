@@ -2,64 +2,65 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
 import { createToken, hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { tmpDir } from "../helpers/gateway.js";
+import { sq } from "../helpers/registry.js";
 
-test("a token works once, and only for its device", () => {
+test("a token works once, and only for its device", async () => {
   const store = openStore(path.join(tmpDir(), "gateway.db"));
   try {
     const now = Date.now();
-    const { token } = createToken({ store, clock: () => now }, "dev-1", 3600, "test");
+    const { token } = await createToken({ store, clock: () => now }, "dev-1", 3600, "test");
     const h = hashToken(token);
-    assert.equal(tokenUsable(store, "dev-2", token, now), false);
-    assert.equal(store.tokens.consume(h, "dev-2", now), false, "another device cannot use it");
-    assert.equal(tokenUsable(store, "dev-1", token, now), true);
-    assert.equal(store.tokens.consume(h, "dev-1", now), true);
-    assert.equal(store.tokens.consume(h, "dev-1", now), false, "second use fails");
-    assert.equal(tokenUsable(store, "dev-1", token, now), false);
+    assert.equal(await tokenUsable(store, "dev-2", token, now), false);
+    assert.equal(sq(store).sync.tokens.consume(h, "dev-2", now), false, "another device cannot use it");
+    assert.equal(await tokenUsable(store, "dev-1", token, now), true);
+    assert.equal(sq(store).sync.tokens.consume(h, "dev-1", now), true);
+    assert.equal(sq(store).sync.tokens.consume(h, "dev-1", now), false, "second use fails");
+    assert.equal(await tokenUsable(store, "dev-1", token, now), false);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
-test("an expired token is refused", () => {
+test("an expired token is refused", async () => {
   const store = openStore(path.join(tmpDir(), "gateway.db"));
   try {
     const t0 = Date.now();
-    const { token } = createToken({ store, clock: () => t0 }, "dev-1", 60, "test");
-    assert.equal(store.tokens.consume(hashToken(token), "dev-1", t0 + 61_000), false);
-    assert.equal(store.tokens.consume(hashToken(token), "dev-1", t0 + 59_000), true);
+    const { token } = await createToken({ store, clock: () => t0 }, "dev-1", 60, "test");
+    assert.equal(sq(store).sync.tokens.consume(hashToken(token), "dev-1", t0 + 61_000), false);
+    assert.equal(sq(store).sync.tokens.consume(hashToken(token), "dev-1", t0 + 59_000), true);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
-test("only the SHA-256 of a token is stored", () => {
+test("only the SHA-256 of a token is stored", async () => {
   const dir = tmpDir();
   const store = openStore(path.join(dir, "gateway.db"));
   try {
-    const { token } = createToken({ store, clock: Date.now }, "dev-1", 60, "test");
-    const rows = store.db.prepare("SELECT * FROM tokens").all() as Record<string, unknown>[];
+    const { token } = await createToken({ store, clock: Date.now }, "dev-1", 60, "test");
+    const rows = sq(store).db.prepare("SELECT * FROM tokens").all() as Record<string, unknown>[];
     assert.equal(rows.length, 1);
     assert.ok(!JSON.stringify(rows).includes(token));
     assert.equal(rows[0]!.hash, hashToken(token));
-    const audit = JSON.stringify(store.audit.newest(10));
+    const audit = JSON.stringify(sq(store).sync.audit.newest(10));
     assert.ok(!audit.includes(token), "the audit trail does not hold the token");
   } finally {
-    store.close();
+    await store.close();
   }
 });
 
 test("concurrent consumption of one token from 8 connections succeeds at most once", async () => {
   const file = path.join(tmpDir(), "gateway.db");
   const store = openStore(file);
-  const { token } = createToken({ store, clock: Date.now }, "dev-race", 3600, "test");
-  store.close();
+  const { token } = await createToken({ store, clock: Date.now }, "dev-race", 3600, "test");
+  await store.close();
   const hash = hashToken(token);
   // Eight threads, each with its own SQLite connection to the same file, released at the same instant.
   const gate = new SharedArrayBuffer(4);
-  const storeModule = new URL("../../db/store.js", import.meta.url).href;
+  const storeModule = new URL("../../db/open.js", import.meta.url).href;
   const code = `
     const { workerData, parentPort } = require("node:worker_threads");
     import(workerData.storeModule).then(({ openStore }) => {
@@ -67,9 +68,10 @@ test("concurrent consumption of one token from 8 connections succeeds at most on
       const flag = new Int32Array(workerData.gate);
       parentPort.postMessage("ready");
       Atomics.wait(flag, 0, 0);
-      const won = s.tokens.consume(workerData.hash, "dev-race", Date.now());
-      s.close();
-      parentPort.postMessage(won);
+      return s.tokens.consume(workerData.hash, "dev-race", Date.now()).then(async (won) => {
+        await s.close();
+        parentPort.postMessage(won);
+      });
     });`;
   const results = await new Promise<boolean[]>((resolve, reject) => {
     const out: boolean[] = [];

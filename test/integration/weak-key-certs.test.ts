@@ -9,6 +9,7 @@ import { rsaE1Key } from "../helpers/weak-keys.js";
 import { CertSigner, makeIssuer } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { attempt } from "./broker-helpers.js";
+import { sq } from "../helpers/registry.js";
 
 /**
  * Issue 11 point 5, at the TLS edges: a device certificate whose key has
@@ -30,10 +31,10 @@ describe("client certificates with a degenerate key are refused at connect and a
     const d = t.gw.deps;
     const k = rsaE1Key();
     const issued = issuingSigner(t.dataDir).sign(clientProfile({ role: "device", name: "dev-e1", now: Date.now(), days: 30, crlUrl: d.ca.crlUrl() }), k.spkiDer);
-    d.store.transaction(() => {
-      d.store.devices.ensure("dev-e1", Date.now());
-      d.store.certificates.insert({ serial: issued.serial, role: "device", name: "dev-e1", deviceId: "dev-e1", notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });
-    });
+    sq(d.store).db.transaction(() => {
+      sq(d.store).sync.devices.ensure("dev-e1", Date.now());
+      sq(d.store).sync.certificates.insert({ serial: issued.serial, role: "device", name: "dev-e1", deviceId: "dev-e1", notBefore: issued.notBefore, notAfter: issued.notAfter, issuedAt: Date.now(), pem: issued.pem });
+    }).immediate();
     // OpenSSL needs a private-key structure to sign the handshake; with d = 1 (and dp = dq = 1) its
     // "signature" is the padded hash itself, exactly what anyone holding only the certificate can send.
     forged = { certPem: issued.pem, keyPem: forgedKey(k) };
@@ -53,7 +54,7 @@ describe("client certificates with a degenerate key are refused at connect and a
     assert.equal(r.status, 401, r.body);
     assert.match(r.body, /proves nothing/);
     assert.ok(refusals(t, "FG_CLIENT_CERT_INVALID").length > 0);
-    assert.equal(t.gw.deps.store.certificates.forDevice("dev-e1").length, 1);
+    assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-e1").length, 1);
   });
 
   test("EST: a manufacturer certificate with an e = 1 key cannot enroll (401), whoever presents it", async () => {
@@ -66,7 +67,7 @@ describe("client certificates with a degenerate key are refused at connect and a
     });
     assert.equal(r.status, 401, r.body);
     assert.match(r.body, /proves nothing/);
-    assert.equal(t.gw.deps.store.certificates.forDevice("dev-m-e1").length, 0);
+    assert.equal(sq(t.gw.deps.store).sync.certificates.forDevice("dev-m-e1").length, 0);
     // The same manufacturer's sound certificates still enroll.
     const good = maker.issue("dev-m-ok");
     const ok = await rawEst(t, "POST", "simpleenroll", {

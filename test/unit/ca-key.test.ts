@@ -8,7 +8,7 @@ import path from "node:path";
 import { ensurePki, openCa } from "../../enroll/pki.js";
 import { loadPki } from "../../pki/data-dir-files.js";
 import { CrlService } from "../../enroll/crl-service.js";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
 import { silentLogger } from "../../log.js";
 import { children, readWhole } from "../../pki/der-reader.js";
 
@@ -57,12 +57,12 @@ test("the CA signs, but no property or getter of it, nor of the loaded PKI, yiel
   assert.equal(new crypto.X509Certificate(issued.der).verify(new crypto.X509Certificate(ca.issuingDer).publicKey), true);
 });
 
-test("the CRL service gets its CRL signed by the CA, without the key", () => {
+test("the CRL service gets its CRL signed by the CA, without the key", async () => {
   const store = openStore(path.join(dir, "gateway.db"), Date.now);
   try {
     const svc = new CrlService({ store, ca, clock: Date.now });
     assert.deepEqual(privateKeysReachable(svc), []);
-    const der = svc.current();
+    const der = await svc.current();
     // The CRL's signature verifies under the issuing CA's key (RFC 5280 §5.1.1.3): TBSCertList signed as-is.
     const [tbs, , sig] = topLevel(der);
     assert.equal(crypto.verify("sha256", tbs!, { key: new crypto.X509Certificate(ca.issuingDer).publicKey, dsaEncoding: "der" }, sig!.subarray(1)), true);

@@ -1,19 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Statement } from "better-sqlite3";
-import { openStore } from "../../db/store.js";
+import { openStore } from "../../db/open.js";
+import { sq } from "../helpers/registry.js";
 
 /** Every prepared statement the repositories hold, found by shape (a better-sqlite3 Statement has `source` and `reader`). */
 function statements(store: ReturnType<typeof openStore>): Statement[] {
   const out: Statement[] = [];
-  for (const repo of [store.devices, store.certificates, store.tokens, store.audit, store.revocations]) {
+  const { devices, certificates, tokens, audit, revocations } = sq(store).sync;
+  for (const repo of [devices, certificates, tokens, audit, revocations]) {
     for (const v of Object.values(repo as object)) if (v && typeof v === "object" && "source" in v && "reader" in v) out.push(v as Statement);
   }
   return out;
 }
 
 function plan(store: ReturnType<typeof openStore>, sql: string): string[] {
-  const st = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+  const st = sq(store).db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
   // Values do not matter to the plan; supply as many as the statement takes.
   for (let n = 0; n < 16; n++) {
     try {

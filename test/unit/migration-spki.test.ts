@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import Database from "better-sqlite3";
-import { MIGRATIONS, migrate } from "../../db/migrations.js";
+import { MIGRATIONS, migrate } from "../../db/sqlite/migrations.js";
 import { spkiSha256 } from "../../db/spki-hash.js";
 import { foreignCa } from "../helpers/certs.js";
 

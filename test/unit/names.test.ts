@@ -32,31 +32,31 @@ test("a credential name may not be a device id, another role's name, or nest wit
 });
 
 function registry(devices: string[], creds: Record<string, Role>): NameRegistry {
-  return { isDevice: (n) => devices.includes(n), credentialRole: (n) => (Object.hasOwn(creds, n) ? creds[n] : undefined) };
+  return { isDevice: async (n) => devices.includes(n), credentialRole: async (n) => (Object.hasOwn(creds, n) ? creds[n] : undefined) };
 }
 const id = (role: Role, name: string): Identity => ({ role, name, serial: "01", fingerprint: "ab" });
 
-test("clientId rule: a clientId belongs to exactly one principal", () => {
+test("clientId rule: a clientId belongs to exactly one principal", async () => {
   const r = registry(["d1", "s-dev", "backend"], { s: "service", "s-b": "service", admin: "admin", backend: "service" });
-  const code = (i: Identity, c: string) => clientIdRefusal(i, c, r)?.code;
+  const code = async (i: Identity, c: string) => (await clientIdRefusal(i, c, r))?.code;
   // Devices: their id only, and never a credential's name.
-  assert.equal(code(id("device", "d1"), "d1"), undefined);
-  assert.equal(code(id("device", "d1"), "d1-x"), "FG_MQTT_CLIENTID_MISMATCH");
-  assert.equal(code(id("device", "backend"), "backend"), "FG_DEVICE_ID_TAKEN", "a device named like a service never takes its clientId");
-  assert.equal(code(id("device", "admin"), "admin"), "FG_DEVICE_ID_TAKEN");
+  assert.equal(await code(id("device", "d1"), "d1"), undefined);
+  assert.equal(await code(id("device", "d1"), "d1-x"), "FG_MQTT_CLIENTID_MISMATCH");
+  assert.equal(await code(id("device", "backend"), "backend"), "FG_DEVICE_ID_TAKEN", "a device named like a service never takes its clientId");
+  assert.equal(await code(id("device", "admin"), "admin"), "FG_DEVICE_ID_TAKEN");
   // Credentials: their name, or <name>-<suffix> not owned by anyone else.
-  assert.equal(code(id("service", "s"), "s"), undefined);
-  assert.equal(code(id("service", "s"), "s-worker"), undefined);
-  assert.equal(code(id("service", "s"), "sX"), "FG_MQTT_CLIENTID_MISMATCH");
-  assert.equal(code(id("service", "s"), "s-b"), "FG_MQTT_CLIENTID_TAKEN", "another service's exact name");
-  assert.equal(code(id("service", "s"), "s-b-1"), "FG_MQTT_CLIENTID_TAKEN", "the longer prefix s-b owns it");
-  assert.equal(code(id("service", "s"), "s-b-c-d"), "FG_MQTT_CLIENTID_TAKEN");
-  assert.equal(code(id("service", "s-b"), "s-b-1"), undefined);
-  assert.equal(code(id("service", "s"), "s-dev"), "FG_MQTT_CLIENTID_TAKEN", "a device id");
-  assert.equal(code(id("service", "backend"), "backend"), undefined, "a name held by both (old registry): the credential keeps it, the device is refused");
-  assert.equal(code(id("admin", "admin"), "admin-console"), undefined);
-  assert.equal(code(id("service", "s"), `s-${"x".repeat(100)}`), undefined, "long clientIds are no registered names");
-  assert.equal(code(id("service", "s"), "s-b/évil"), undefined, "not a name: nobody else owns it");
+  assert.equal(await code(id("service", "s"), "s"), undefined);
+  assert.equal(await code(id("service", "s"), "s-worker"), undefined);
+  assert.equal(await code(id("service", "s"), "sX"), "FG_MQTT_CLIENTID_MISMATCH");
+  assert.equal(await code(id("service", "s"), "s-b"), "FG_MQTT_CLIENTID_TAKEN", "another service's exact name");
+  assert.equal(await code(id("service", "s"), "s-b-1"), "FG_MQTT_CLIENTID_TAKEN", "the longer prefix s-b owns it");
+  assert.equal(await code(id("service", "s"), "s-b-c-d"), "FG_MQTT_CLIENTID_TAKEN");
+  assert.equal(await code(id("service", "s-b"), "s-b-1"), undefined);
+  assert.equal(await code(id("service", "s"), "s-dev"), "FG_MQTT_CLIENTID_TAKEN", "a device id");
+  assert.equal(await code(id("service", "backend"), "backend"), undefined, "a name held by both (old registry): the credential keeps it, the device is refused");
+  assert.equal(await code(id("admin", "admin"), "admin-console"), undefined);
+  assert.equal(await code(id("service", "s"), `s-${"x".repeat(100)}`), undefined, "long clientIds are no registered names");
+  assert.equal(await code(id("service", "s"), "s-b/évil"), undefined, "not a name: nobody else owns it");
 });
 
 test("a live session is taken over only by the same principal", () => {

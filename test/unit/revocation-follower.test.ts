@@ -24,38 +24,38 @@ function fakeLog() {
   };
 }
 
-test("the follower reports an unreadable log once, then readable again, and loses no entry meanwhile", () => {
+test("the follower reports an unreadable log once, then readable again, and loses no entry meanwhile", async () => {
   const log = fakeLog();
   const notices: RevocationNotice[] = [];
   const health: boolean[] = [];
   const f = new RevocationFollower({ store: log.store, events: new GatewayEvents(), log: silentLogger() }, (n) => notices.push(n), 60_000, (ok) => health.push(ok));
   log.add("old", "s0"); // before start: the follower begins at the head
-  f.start();
+  await f.start();
   try {
     log.add("d1", "s1");
     log.break(true);
-    f.tick();
-    f.tick();
+    await f.tick();
+    await f.tick();
     assert.deepEqual(health, [false], "told once when the log became unreadable");
     assert.equal(notices.length, 0);
     log.add("d2", "*");
     log.break(false);
-    f.tick();
+    await f.tick();
     assert.deepEqual(health, [false, true]);
     assert.deepEqual(notices.map((n) => [n.deviceId, n.serials, n.source]), [["d1", ["s1"], "log"], ["d2", [], "log"]]);
-    f.tick();
+    await f.tick();
     assert.equal(notices.length, 2, "nothing is delivered twice");
   } finally {
     f.stop();
   }
 });
 
-test("in-process revocation events are delivered at once, as events", () => {
+test("in-process revocation events are delivered at once, as events", async () => {
   const log = fakeLog();
   const events = new GatewayEvents();
   const notices: RevocationNotice[] = [];
   const f = new RevocationFollower({ store: log.store, events, log: silentLogger() }, (n) => notices.push(n), 60_000);
-  f.start();
+  await f.start();
   events.emit("revoked", { deviceId: "d9", serials: ["a", "b"], reason: "keyCompromise" });
   f.stop();
   events.emit("revoked", { deviceId: "d10", serials: [], reason: "keyCompromise" });

@@ -1,5 +1,5 @@
 import type { Database } from "better-sqlite3";
-import { spkiSha256OfCertPem } from "./spki-hash.js";
+import { spkiSha256OfCertPem } from "../spki-hash.js";
 
 /**
  * Versioned migrations, applied in order inside one transaction each.

@@ -1,5 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { AuditEvent, NewAuditEvent } from "./types.js";
+import { PRESENCE_TYPES, type AuditEvent, type AuditQuery, type NewAuditEvent } from "../types.js";
+
+const NOT_PRESENCE = `type NOT IN (${PRESENCE_TYPES.map((t) => `'${t}'`).join(", ")})`;
 
 interface Raw { id: number; at: number; type: string; actor: string | null; device_id: string | null; serial: string | null; code: string | null; detail: string | null }
 
@@ -7,17 +9,6 @@ const toEvent = (r: Raw): AuditEvent => ({
   id: r.id, at: r.at, type: r.type, actor: r.actor, deviceId: r.device_id, serial: r.serial, code: r.code,
   detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
 });
-
-/** Audit event types that record presence, not a decision: what `security` leaves out. */
-export const PRESENCE_TYPES = ["mqtt.connected", "mqtt.disconnected"] as const;
-const NOT_PRESENCE = `type NOT IN (${PRESENCE_TYPES.map((t) => `'${t}'`).join(", ")})`;
-
-export interface AuditQuery {
-  readonly limit: number;
-  readonly deviceId?: string;
-  readonly type?: string;
-  readonly security?: boolean;
-}
 
 /** Append-only audit trail (the table's triggers refuse UPDATE and DELETE), read newest first by event time. */
 export class Audit {

@@ -1,7 +1,7 @@
-import crypto from "node:crypto";
 import type { Database, Statement } from "better-sqlite3";
-import { spkiSha256OfCertPem } from "./spki-hash.js";
-import type { CertificateRow, CertStanding, CertStatus, DeviceStatus, NewCertificate, RevocationReason, Role } from "./types.js";
+import { spkiSha256OfCertPem } from "../spki-hash.js";
+import { pemFingerprint } from "../fingerprint.js";
+import type { CertificateRow, CertStanding, CertStatus, DeviceStatus, NewCertificate, RevocationReason, Role } from "../types.js";
 
 interface Raw {
   serial: string; role: string; name: string; device_id: string | null; not_before: number; not_after: number;
@@ -23,15 +23,6 @@ const toRow = (r: Raw): CertificateRow => ({
   issuedAt: r.issued_at,
   pem: r.pem,
 });
-
-/** SHA-256 (lowercase hex) of the DER inside a stored single-certificate PEM (RFC 7468 §2). */
-export function pemFingerprint(pem: string): string {
-  const b64 = pem.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, "").replace(/\s+/g, "");
-  return crypto.createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
-}
-
-/** Whether a registry row holds exactly the certificate presented (by DER fingerprint, lowercase hex). */
-export const isRegisteredCertificate = (row: Pick<CertificateRow, "pem"> | undefined, fingerprint: string): boolean => row !== undefined && pemFingerprint(row.pem) === fingerprint;
 
 export class Certificates {
   private readonly sInsert: Statement<[string, string, string, string | null, number, number, number, string, string | null]>;

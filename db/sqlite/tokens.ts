@@ -1,8 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
+import type { OutstandingToken, TokenRow } from "../types.js";
 
-export interface TokenRow { hash: string; deviceId: string; createdAt: number; expiresAt: number; usedAt: number | null; issuedSerial: string | null; reprovision: boolean }
-/** An unused, unexpired token, as listed to operators: never the hash or the secret. */
-export interface OutstandingToken { deviceId: string; createdAt: number; expiresAt: number; reprovision: boolean }
 interface Raw { hash: string; device_id: string; created_at: number; expires_at: number; used_at: number | null; issued_serial: string | null; reprovision: number }
 
 /** Enrollment tokens. Only SHA-256 hashes are stored (see enroll/tokens.ts). */

@@ -1,5 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { DeviceRow, RevocationReason } from "./types.js";
+import type { DeviceRow, RevocationReason } from "../types.js";
 
 interface Raw { id: string; status: string; created_at: number; last_seen: number | null; online: number; revoked_at: number | null; revocation_reason: string | null }
 

@@ -1,5 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { RevocationLogEntry } from "./types.js";
+import type { RevocationLogEntry } from "../types.js";
 
 interface Raw { seq: number; device_id: string | null; serial: string; at: number }
 
