@@ -19,8 +19,8 @@ import mqtt from "mqtt";
 import { resolveConfig } from "../config.js";
 import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
-import { issueDirect } from "../test/helpers/certs.js";
-import { tmpDir } from "../test/helpers/gateway.js";
+import { issueDirect } from "../testkit/certs.js";
+import { tmpDir } from "../testkit/gateway.js";
 import { breakSyncRelease } from "../broker/internals.js";
 
 const SECONDS = 12;

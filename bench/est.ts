@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../test/helpers/gateway.js";
+import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../testkit/gateway.js";
 import { EstClient } from "../device-sim/est-client.js";
 import { buildDeviceCsr } from "../device-sim/device-csr.js";
 import { CLK_TCK, cpuMicros } from "./lib/proc.js";

@@ -8,7 +8,7 @@ import { CertificateAuthority } from "../enroll/ca.js";
 import { CertSigner, makeIssuer } from "../pki/signer.js";
 import { caProfile } from "../enroll/profile.js";
 import { buildDeviceCsr } from "../device-sim/device-csr.js";
-import { foreignCa, newEcKey } from "../test/helpers/certs.js";
+import { foreignCa, newEcKey } from "../testkit/certs.js";
 
 /**
  * bench:issue (issue 2): CSRs verified + certificates issued per second on one

@@ -5,7 +5,7 @@ import { EstClient } from "../device-sim/est-client.js";
 import { runSim } from "../device-sim/main.js";
 import { simOptionsFrom } from "../device-sim/options.js";
 import type { Scenario } from "../device-sim/fleet.js";
-import { spawnGateway, testFlags, tmpDir } from "../test/helpers/gateway.js";
+import { spawnGateway, testFlags, tmpDir } from "../testkit/gateway.js";
 import { cpuMicros, rssKiB } from "./lib/proc.js";
 
 /**

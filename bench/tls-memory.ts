@@ -17,8 +17,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { resolveConfig } from "../config.js";
 import { initDataDir } from "../runtime/datadir.js";
 import { silentLogger } from "../log.js";
-import { issueDirect } from "../test/helpers/certs.js";
-import { tmpDir } from "../test/helpers/gateway.js";
+import { issueDirect } from "../testkit/certs.js";
+import { tmpDir } from "../testkit/gateway.js";
 import { sleep } from "./lib/util.js";
 import { gatewayTlsOptions } from "./lib/tls-server-options.js";
 

@@ -54,7 +54,7 @@ const isHangup = (err: NodeJS.ErrnoException) => err.code === "ECONNRESET" || er
  * broker.publish gate (internals.ts: drop, QoS 0 shedding) -> router ->
  * hooks.ts authorizeForward -> Connection.forward (ACL, slow consumer) -> socket.
  */
-export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }, opts: BrokerOptions = {}): Promise<BrokerHandle> {
+export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki; verdicts?: PeerCertCache }, opts: BrokerOptions = {}): Promise<BrokerHandle> {
   // Before anything touches a library's internals: refuse versions they were not written for.
   checkInternals();
   const { config, log, clock, metrics } = d;
@@ -113,7 +113,8 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki }
   // aedes emits 'error' for persistence failures; unhandled it would end the process.
   (broker as unknown as NodeJS.EventEmitter).on("error", (err: Error) => log.error({ err, code: "FG_INTERNAL" }, "MQTT broker error"));
 
-  const certs = new PeerCertCache(d.pki.issuingDer);
+  // Shared with the HTTPS listener when the gateway passes one: one verdict per certificate, whichever port it uses.
+  const certs = d.verdicts ?? new PeerCertCache(d.pki.issuingDer);
   const server = tls.createServer({
     key: d.pki.serverKeyPem,
     cert: d.pki.serverCertChainPem,

@@ -1,9 +1,12 @@
 /** Row shapes of the registry. Times are milliseconds since the epoch. */
-export type Role = "device" | "service" | "admin";
+import type { Role } from "../pki/roles.js";
+import type { RevocationReason } from "../pki/crl.js";
+
+// One definition each, in pki/ (the ground floor); the registry stores the same names.
+export type { Role, RevocationReason };
 export type DeviceStatus = "active" | "revoked";
 export type CertStatus = "valid" | "revoked";
-export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "superseded", "cessationOfOperation"] as const;
-export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+export const REVOCATION_REASONS = ["unspecified", "keyCompromise", "superseded", "cessationOfOperation"] as const satisfies readonly RevocationReason[];
 
 export interface DeviceRow {
   readonly id: string;

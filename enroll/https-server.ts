@@ -115,9 +115,9 @@ function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
  * for a client certificate but does not require one: initial enrollment has
  * none, and each route decides from the classified peer.
  */
-export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
+export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki; verdicts?: PeerCertCache }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
-  const verdicts = new PeerCertCache(d.pki.issuingDer);
+  const verdicts = d.verdicts ?? new PeerCertCache(d.pki.issuingDer);
   const anchors: TrustAnchors = { issuing: verdicts.issuing, bootstrap: bootstrapAnchors(bootstrap), verdicts };
   const app = Fastify({
     https: {

@@ -5,6 +5,7 @@ import { crlUrlFor, initDataDir } from "./datadir.js";
 import { createMetrics } from "./metrics.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { startHttps } from "../enroll/https-server.js";
+import { PeerCertCache } from "../pki/peer.js";
 import { startBroker, type BrokerOptions } from "../broker/server.js";
 
 export interface RunningGateway {
@@ -39,10 +40,12 @@ export async function startGateway(config: GatewayConfig, log: Logger, clock: ()
   };
   closers.push(async () => dir.store.close());
   try {
-    const https = await startHttps({ ...deps, metrics, pki: dir.pki });
+    // One classification of TLS peers, and one verdict cache, for both listeners (pki/peer.ts).
+    const verdicts = new PeerCertCache(dir.pki.issuingDer);
+    const https = await startHttps({ ...deps, metrics, pki: dir.pki, verdicts });
     httpsPort = https.port;
     closers.push(https.close);
-    const broker = await startBroker({ ...deps, metrics, pki: dir.pki }, brokerOptions);
+    const broker = await startBroker({ ...deps, metrics, pki: dir.pki, verdicts }, brokerOptions);
     closers.push(() => broker.close());
     const metricsServer = await startMetricsServer({
       metrics, port: config.metricsPort, log,

@@ -3,16 +3,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startTestGateway, tmpDir } from "../helpers/gateway.js";
+import { startTestGateway, tmpDir } from "../../testkit/gateway.js";
 import { REPORT_KEYS, closedPort, simCli, simInProcess } from "./sim-harness.js";
-import { foreignCa } from "../helpers/certs.js";
+import { foreignCa } from "../../testkit/certs.js";
 import { EstClient } from "../../device-sim/est-client.js";
 import { runSim } from "../../device-sim/main.js";
 import { simOptionsFrom } from "../../device-sim/options.js";
 import { initDataDir } from "../../runtime/datadir.js";
 import { resolveConfig } from "../../config.js";
 import { silentLogger } from "../../log.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 const DEVICES = 200;
 

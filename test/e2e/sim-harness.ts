@@ -4,7 +4,7 @@ import { EstClient } from "../../device-sim/est-client.js";
 import { runSim } from "../../device-sim/main.js";
 import { simOptionsFrom } from "../../device-sim/options.js";
 import type { FleetReport } from "../../device-sim/fleet.js";
-import { CLI, type TestGateway } from "../helpers/gateway.js";
+import { CLI, type TestGateway } from "../../testkit/gateway.js";
 
 /** Runs the simulator in this process through the same path as the CLI (options -> runSim), with the real EST client. */
 export async function simInProcess(gw: TestGateway, flags: Record<string, string>) {

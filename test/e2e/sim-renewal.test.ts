@@ -4,10 +4,10 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { startTestGateway, tmpDir } from "../helpers/gateway.js";
+import { startTestGateway, tmpDir } from "../../testkit/gateway.js";
 import { simInProcess } from "./sim-harness.js";
-import { foreignCa } from "../helpers/certs.js";
-import { sq } from "../helpers/registry.js";
+import { foreignCa } from "../../testkit/certs.js";
+import { sq } from "../../testkit/registry.js";
 
 test("sim: devices re-enroll before expiry (simplereenroll) and reconnect with the new certificate", async () => {
   const gw = await startTestGateway({ "log-level": "info" });

@@ -1,9 +1,9 @@
 import "reflect-metadata";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startTestGateway } from "../helpers/gateway.js";
+import { startTestGateway } from "../../testkit/gateway.js";
 import { simInProcess } from "./sim-harness.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 test("sim revoke drill: revoked devices are disconnected within 1 s, never get back in, the others keep publishing", async () => {
   const gw = await startTestGateway({ "log-level": "info" });

@@ -3,7 +3,7 @@ import https from "node:https";
 import fs from "node:fs";
 import path from "node:path";
 import { execFile } from "node:child_process";
-import type { TestGateway } from "./gateway.js";
+import type { TestGateway } from "../../testkit/gateway.js";
 import { createToken } from "../../enroll/tokens.js";
 import { buildCsr } from "./hostile-csr.js";
 

@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect } from "../../testkit/certs.js";
 import { httpsRequest } from "../helpers/https.js";
 import { hashToken } from "../../enroll/tokens.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 let g: TestGateway;
 let admin: { cert: string; key: string };

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import crypto from "node:crypto";
-import { startTestGateway } from "../helpers/gateway.js";
+import { startTestGateway } from "../../testkit/gateway.js";
 import { httpsRequest } from "../helpers/https.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import { buildCsr } from "../helpers/hostile-csr.js";

@@ -2,12 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startTestGateway } from "../helpers/gateway.js";
-import { issueDirect } from "../helpers/certs.js";
+import { startTestGateway } from "../../testkit/gateway.js";
+import { issueDirect } from "../../testkit/certs.js";
 import { httpsRequest } from "../helpers/https.js";
 import { openStore } from "../../db/open.js";
 import { connect } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 interface Row { type: string; deviceId: string | null; detail: Record<string, unknown> | null }
 

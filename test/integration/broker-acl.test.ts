@@ -1,8 +1,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import type { MqttClient } from "mqtt";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, type Credential } from "../helpers/certs.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, type Credential } from "../../testkit/certs.js";
 import { attempt, connect, granted, inbox, logged } from "./broker-helpers.js";
 
 let g: TestGateway;

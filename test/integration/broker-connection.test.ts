@@ -7,8 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, type Credential } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, type Credential } from "../../testkit/certs.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { attempt, closed, connect, granted, inbox, logged } from "./broker-helpers.js";
 

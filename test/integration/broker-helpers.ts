@@ -3,8 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { Credential } from "../helpers/certs.js";
-import type { TestGateway } from "../helpers/gateway.js";
+import type { Credential } from "../../testkit/certs.js";
+import type { TestGateway } from "../../testkit/gateway.js";
 
 export function opts(g: TestGateway, c: Pick<Credential, "certPem" | "keyPem">, clientId: string, extra: IClientOptions = {}): IClientOptions {
   return { ca: g.caPem, cert: c.certPem, key: c.keyPem, clientId, reconnectPeriod: 0, connectTimeout: 15_000, protocolVersion: 4, ...extra };

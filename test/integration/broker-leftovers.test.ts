@@ -6,11 +6,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { CLI, startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, type Credential } from "../helpers/certs.js";
+import { CLI, startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, type Credential } from "../../testkit/certs.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { connect, granted, inbox, opts, run, until } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 let g: TestGateway;
 const open: MqttClient[] = [];

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa, issueDirect } from "../helpers/certs.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { foreignCa, issueDirect } from "../../testkit/certs.js";
 import { pemFiles, run, type RunResult } from "./broker-helpers.js";
 
 let g: TestGateway;

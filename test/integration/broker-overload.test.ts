@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import tls from "node:tls";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, type Credential } from "../helpers/certs.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, type Credential } from "../../testkit/certs.js";
 import { attempt, closed, connect, granted, inbox, logged, until } from "./broker-helpers.js";
 
 /** Workers still running when a test ends (failed or not) are stopped. */

@@ -7,8 +7,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import type { MqttClient } from "mqtt";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect } from "../helpers/certs.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect } from "../../testkit/certs.js";
 import { closed, connect, granted, inbox, until } from "./broker-helpers.js";
 
 const cleanups: (() => Promise<unknown> | void)[] = [];

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
 import mqtt, { type IClientOptions } from "mqtt";
-import { CLI, startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, type Credential } from "../helpers/certs.js";
+import { CLI, startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, type Credential } from "../../testkit/certs.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import { openStore } from "../../db/open.js";
 import { attempt, closed, connect, logged, opts, run, until } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 let g: TestGateway;
 before(async () => {

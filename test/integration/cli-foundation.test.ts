@@ -4,10 +4,10 @@ import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../helpers/gateway.js";
+import { CLI, initTestDataDir, spawnGateway, tmpDir } from "../../testkit/gateway.js";
 import { openStore } from "../../db/open.js";
 import { hashToken } from "../../enroll/tokens.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: { PATH: process.env.PATH, ...env } });

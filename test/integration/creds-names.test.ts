@@ -3,13 +3,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
-import { CLI, startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa, issueDirect } from "../helpers/certs.js";
+import { CLI, startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { foreignCa, issueDirect } from "../../testkit/certs.js";
 import { httpsRequest } from "../helpers/https.js";
 import { csrFor, refusals } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import { attempt, closed, connect, granted, inbox, logged, type Attempt } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** Issue 11 point 3: device ids and credential names never collide; credentials can be listed and revoked. */
 const maker = foreignCa("Maker Root");

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
-import { CLI, startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
+import { CLI, startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
 import { httpsRequest } from "../helpers/https.js";
 import { csrFor } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
@@ -11,7 +11,7 @@ import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { hashToken } from "../../enroll/tokens.js";
 import { attempt, closed, connect } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** Issue 11 point 4: tokens an operator can list, cancel, and not mint by accident for a device in service. */
 let g: TestGateway;

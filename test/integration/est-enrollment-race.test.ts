@@ -1,7 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
 import { csrFor, token } from "../helpers/est-tools.js";
 import { openSqliteStore, type SqliteStore } from "../../db/sqlite/store.js";
 import type { RevocationReason } from "../../db/types.js";
@@ -12,7 +12,7 @@ import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type Enrol
 import { revokeDevice } from "../../enroll/fleet.js";
 import { createToken, hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { isGatewayError } from "../../errors.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
 const enroll = async (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, await checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);

@@ -1,8 +1,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa, issueDirect } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { foreignCa, issueDirect } from "../../testkit/certs.js";
 import { basic, csrFor, run, token } from "../helpers/est-tools.js";
 import { headerNames, rawHttps, type RawHttpReply } from "../helpers/raw-https.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
@@ -18,7 +18,7 @@ import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type Enrol
 
 /** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
 const enroll = async (d: EnrollDeps, auth: Authorization, csrDer: Uint8Array) => enrollOrReplay(d, auth, await checkCredentialOrReplay(d.store, auth, d.clock()), csrDer);
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /**
  * Issue 11 points 9 and 10a: what a strict third-party EST client (Cisco libest

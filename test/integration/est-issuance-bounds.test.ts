@@ -2,8 +2,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { foreignCa } from "../../testkit/certs.js";
 import { basic, csrFor, rawEst, refusals, token, type RawReply } from "../helpers/est-tools.js";
 import { buildCsr } from "../helpers/hostile-csr.js";
 import { EstClient } from "../../device-sim/est-client.js";
@@ -11,7 +11,7 @@ import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { getDevice, revokeDevice } from "../../enroll/fleet.js";
 import { attempt, closed, connect } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /**
  * Issue 11 point 5, over real EST: one public key is certified for one identity

@@ -2,11 +2,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
 import { curl, ok, opensslCsr, pkcs7ToPem, token } from "../helpers/est-tools.js";
 import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** RFC 7030 Appendix A, with real curl and openssl against a real gateway. */
 describe("EST with curl and openssl (RFC 7030 Appendix A)", () => {

@@ -1,9 +1,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
 import { basic, csrFor, rawEst, token } from "../helpers/est-tools.js";
 import { tokenUsable } from "../../enroll/tokens.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** Slowing down token guessing: --auth-failure-limit failures per minute per address, then 429 (issue 3). */
 describe("EST failed-authentication limiter", () => {

@@ -1,15 +1,15 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa, issueDirect } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { foreignCa, issueDirect } from "../../testkit/certs.js";
 import { csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import { breakCsrSignature } from "../helpers/hostile-csr.js";
 import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { revokeDevice } from "../../enroll/fleet.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 async function status(p: Promise<unknown>): Promise<number> {
   try {

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
 import { basic, csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
 import { EstClient, EstError } from "../../device-sim/est-client.js";
 import crypto from "node:crypto";
@@ -9,7 +9,7 @@ import { certFacts } from "../../pki/cert-facts.js";
 import { fromPemAll } from "../../pki/der.js";
 import { hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { revokeDevice } from "../../enroll/fleet.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** Initial enrollment by bootstrap token, and every way to abuse it (issue 3). */
 describe("EST simpleenroll with a bootstrap token", () => {

@@ -1,14 +1,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
 import { basic, csrFor, rawEst, refusals, token } from "../helpers/est-tools.js";
 import { buildCsr } from "../helpers/hostile-csr.js";
 import { EstClient } from "../../device-sim/est-client.js";
 import {
   ED25519_IDENTITY, ED25519_IDENTITY_P_PLUS_1, ED25519_IDENTITY_SIGNED, forgedEd25519Csr, forgedRsaE1Csr, infinityCsr,
 } from "../helpers/weak-keys.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /**
  * Issue 11 point 5: keys under which anyone can forge the CSR's proof of

@@ -5,8 +5,8 @@ import net from "node:net";
 import tls from "node:tls";
 import https from "node:https";
 import type { IClientOptions } from "mqtt";
-import { startTestGateway, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, type Credential } from "../helpers/certs.js";
+import { startTestGateway, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, type Credential } from "../../testkit/certs.js";
 import { attempt } from "./broker-helpers.js";
 
 /**

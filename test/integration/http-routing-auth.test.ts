@@ -1,15 +1,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect } from "../../testkit/certs.js";
 import { rawHttps, type RawHttpReply } from "../helpers/raw-https.js";
 import { run } from "../helpers/est-tools.js";
 import { startHttps } from "../../enroll/https-server.js";
 import { ensurePki } from "../../enroll/pki.js";
 import { createMetrics } from "../../runtime/metrics.js";
 import type { RegisteredRoute } from "../../enroll/http/route-access.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /**
  * Issue 11 point 1: authorization must hold for whatever spelling of a target the

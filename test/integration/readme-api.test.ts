@@ -5,9 +5,9 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-import { startTestGateway } from "../helpers/gateway.js";
-import { issueDirect } from "../helpers/certs.js";
-import { sq } from "../helpers/registry.js";
+import { startTestGateway } from "../../testkit/gateway.js";
+import { issueDirect } from "../../testkit/certs.js";
+import { sq } from "../../testkit/registry.js";
 
 const readme = fs.readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 

@@ -6,8 +6,8 @@ import { MqttConnector, secureContextFor } from "../../device-sim/connector.js";
 import { ensurePki } from "../../enroll/pki.js";
 import { toPem } from "../../pki/der.js";
 import { silentLogger } from "../../log.js";
-import { foreignCa } from "../helpers/certs.js";
-import { tmpDir } from "../helpers/gateway.js";
+import { foreignCa } from "../../testkit/certs.js";
+import { tmpDir } from "../../testkit/gateway.js";
 
 /** A TLS server with the gateway's kind of server certificate (SANs localhost, 127.0.0.1) that records whether bytes arrived. */
 async function tlsServer() {

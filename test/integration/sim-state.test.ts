@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { StateDir, MemoryCredentials } from "../../device-sim/state.js";
-import { foreignCa } from "../helpers/certs.js";
-import { tmpDir } from "../helpers/gateway.js";
+import { foreignCa } from "../../testkit/certs.js";
+import { tmpDir } from "../../testkit/gateway.js";
 
 const mode = (f: string) => fs.statSync(f).mode & 0o777;
 

@@ -10,15 +10,15 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { issueDirect, issuingIssuer, newEcKey, type Credential } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { issueDirect, issuingIssuer, newEcKey, type Credential } from "../../testkit/certs.js";
 import { httpsRequest } from "../helpers/https.js";
 import { attempt, logged, pemFiles, run } from "./broker-helpers.js";
 import { CertSigner } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { revokeDevice } from "../../enroll/fleet.js";
 import type { Role } from "../../db/types.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 const RENEG_CLIENT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../../test/helpers/reneg-client.py");
 

@@ -4,8 +4,8 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { openStore } from "../../db/open.js";
 import { createToken, hashToken, tokenUsable } from "../../enroll/tokens.js";
-import { tmpDir } from "../helpers/gateway.js";
-import { sq } from "../helpers/registry.js";
+import { tmpDir } from "../../testkit/gateway.js";
+import { sq } from "../../testkit/registry.js";
 
 test("a token works once, and only for its device", async () => {
   const store = openStore(path.join(tmpDir(), "gateway.db"));

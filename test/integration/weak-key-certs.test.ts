@@ -2,14 +2,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { startTestGateway, tmpDir, type TestGateway } from "../helpers/gateway.js";
-import { foreignCa, issuingSigner } from "../helpers/certs.js";
+import { startTestGateway, tmpDir, type TestGateway } from "../../testkit/gateway.js";
+import { foreignCa, issuingSigner } from "../../testkit/certs.js";
 import { csrFor, rawEst, refusals } from "../helpers/est-tools.js";
 import { rsaE1Key } from "../helpers/weak-keys.js";
 import { CertSigner, makeIssuer } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { attempt } from "./broker-helpers.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /**
  * Issue 11 point 5, at the TLS edges: a device certificate whose key has

@@ -10,7 +10,7 @@ import { CertSigner, selfIssuer } from "../../pki/signer.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { examinePeer } from "../../pki/peer.js";
 import { identify } from "../../broker/identity.js";
-import { newEcKey } from "../helpers/certs.js";
+import { newEcKey } from "../../testkit/certs.js";
 import { referenceCertFacts } from "../helpers/reference-cert-facts.js";
 
 const ca = newEcKey();

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Statement } from "better-sqlite3";
 import { openStore } from "../../db/open.js";
-import { sq } from "../helpers/registry.js";
+import { sq } from "../../testkit/registry.js";
 
 /** Every prepared statement the repositories hold, found by shape (a better-sqlite3 Statement has `source` and `reader`). */
 function statements(store: ReturnType<typeof openStore>): Statement[] {

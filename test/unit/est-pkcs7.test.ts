@@ -7,7 +7,7 @@ import { certsOnly } from "../../enroll/est/pkcs7.js";
 import { encodeBase64 } from "../../enroll/est/body.js";
 import { certsFromPkcs7Base64 } from "../../device-sim/est-client.js";
 import { fromPemAll } from "../../pki/der.js";
-import { foreignCa } from "../helpers/certs.js";
+import { foreignCa } from "../../testkit/certs.js";
 
 describe("certs-only PKCS#7 (RFC 7030 §4.1.3, RFC 5652 §5)", () => {
   const ca = foreignCa("P7 Test");

@@ -15,7 +15,7 @@ import { caProfile, clientProfile, type CertTemplate } from "../../enroll/profil
 import { OID, ROLE_POLICY_OIDS } from "../../pki/roles.js";
 import { silentLogger } from "../../log.js";
 import type { CertStanding, Role } from "../../db/types.js";
-import { foreignCa, newEcKey } from "../helpers/certs.js";
+import { foreignCa, newEcKey } from "../../testkit/certs.js";
 import { ED25519_IDENTITY, ed25519Spki, rsaE1Key } from "../helpers/weak-keys.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fg-identity-"));

@@ -34,11 +34,17 @@ export function importedFolders(file: string, text: string): { spec: string; fol
     .map((spec) => ({ spec, folder: path.relative(root, path.resolve(root, path.dirname(file), spec)).split(path.sep)[0]! }));
 }
 
+// Product code never stands on the test kit (testkit/: what tests and benchmarks share) or on test/.
+const NOT_PRODUCT = ["testkit", "test", "bench"];
 const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
-  pki: ["enroll", "broker", "device-sim", "db", "front", "runtime", "cli"],
-  broker: ["enroll", "device-sim", "cli"],
-  enroll: ["broker", "device-sim", "cli"],
-  "device-sim": ["enroll", "broker", "front", "cli"],
+  pki: ["enroll", "broker", "device-sim", "db", "front", "runtime", "cli", ...NOT_PRODUCT],
+  broker: ["enroll", "device-sim", "cli", ...NOT_PRODUCT],
+  enroll: ["broker", "device-sim", "cli", ...NOT_PRODUCT],
+  "device-sim": ["enroll", "broker", "front", "cli", ...NOT_PRODUCT],
+  db: ["enroll", "broker", "device-sim", "front", "runtime", "cli", ...NOT_PRODUCT],
+  front: ["enroll", "device-sim", "cli", ...NOT_PRODUCT],
+  runtime: ["device-sim", "cli", ...NOT_PRODUCT],
+  cli: NOT_PRODUCT,
 };
 const SEAM = path.join("device-sim", "gateway-seam.ts");
 

@@ -5,7 +5,7 @@ import crypto from "node:crypto";
 import Database from "better-sqlite3";
 import { MIGRATIONS, migrate } from "../../db/sqlite/migrations.js";
 import { spkiSha256 } from "../../db/spki-hash.js";
-import { foreignCa } from "../helpers/certs.js";
+import { foreignCa } from "../../testkit/certs.js";
 
 test("migration 3 fills in the SPKI SHA-256 of certificates recorded before it, and leaves unreadable PEMs NULL", () => {
   const db = new Database(":memory:");

@@ -18,7 +18,7 @@ import { CertSigner, makeIssuer, selfIssuer } from "../../pki/signer.js";
 import { caProfile, clientProfile } from "../../enroll/profile.js";
 import type { Role } from "../../db/types.js";
 import { silentLogger } from "../../log.js";
-import { newEcKey } from "../helpers/certs.js";
+import { newEcKey } from "../../testkit/certs.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fg-peer-"));
 const pki = ensurePki({ dataDir: dir, hostnames: ["localhost"], curve: "P-256", clock: Date.now, log: silentLogger() });

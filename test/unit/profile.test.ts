@@ -12,7 +12,7 @@ import { admitCsr } from "../../enroll/admission.js";
 import { buildCsr, breakCsrSignature } from "../helpers/hostile-csr.js";
 import { certFacts } from "../../pki/cert-facts.js";
 import { ROLE_POLICY_OIDS } from "../../pki/roles.js";
-import { foreignCa, newEcKey } from "../helpers/certs.js";
+import { foreignCa, newEcKey } from "../../testkit/certs.js";
 
 /** A throwaway CA built with the same code the gateway uses, no files or DB. */
 function testCa(now = Date.now()) {

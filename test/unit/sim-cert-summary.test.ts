@@ -9,7 +9,7 @@ import { cnName } from "../../pki/names.js";
 import { sigAlgFor } from "../../pki/algorithms.js";
 import { clientProfile } from "../../enroll/profile.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import { foreignCa, newEcKey } from "../helpers/certs.js";
+import { foreignCa, newEcKey } from "../../testkit/certs.js";
 
 test("cert summary: agrees with node's X509Certificate on CN and validity", () => {
   const ca = foreignCa();

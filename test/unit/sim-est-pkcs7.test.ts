@@ -6,7 +6,7 @@ import { certsFromPkcs7Base64 } from "../../device-sim/est-client.js";
 import { certsOnly } from "../../enroll/est/pkcs7.js";
 import { fromPemAll } from "../../pki/der.js";
 import { derSequence, derTlv } from "../../pki/der.js";
-import { foreignCa } from "../helpers/certs.js";
+import { foreignCa } from "../../testkit/certs.js";
 
 test("EST client PKCS#7 reader: same certificates, same PEM as @peculiar/x509", () => {
   const ca = foreignCa("P7");

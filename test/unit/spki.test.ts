@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import { certificateSpki, importSpki, spkiFacts } from "../../pki/spki.js";
-import { foreignCa } from "../helpers/certs.js";
+import { foreignCa } from "../../testkit/certs.js";
 import { keyWeakness } from "../../pki/key-strength.js";
 
 const spkiOf = (k: crypto.KeyObject) => k.export({ type: "spki", format: "der" });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { openSqliteStore } from "../../db/sqlite/store.js";
-import { tmpDir } from "../helpers/gateway.js";
+import { tmpDir } from "../../testkit/gateway.js";
 
 const open = () => openSqliteStore(path.join(tmpDir("fg-store-"), "gateway.db"));
 

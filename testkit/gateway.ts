@@ -3,15 +3,15 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { resolveConfig, type GatewayConfig } from "../../config.js";
-import { createLogger } from "../../log.js";
-import { startGateway, type RunningGateway } from "../../runtime/gateway.js";
-import type { BrokerOptions } from "../../broker/server.js";
-import { initDataDir } from "../../runtime/datadir.js";
-import { pkiPaths } from "../../pki/data-dir-files.js";
+import { resolveConfig, type GatewayConfig } from "../config.js";
+import { createLogger } from "../log.js";
+import { startGateway, type RunningGateway } from "../runtime/gateway.js";
+import type { BrokerOptions } from "../broker/server.js";
+import { initDataDir } from "../runtime/datadir.js";
+import { pkiPaths } from "../pki/data-dir-files.js";
 import { LogSink } from "./log-sink.js";
 
-export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../cli.js");
+export const CLI = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../cli.js");
 
 export function tmpDir(prefix = "fg-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -1,5 +1,5 @@
-import type { Store } from "../../db/store.js";
-import { SqliteStore } from "../../db/sqlite/store.js";
+import type { Store } from "../db/store.js";
+import { SqliteStore } from "../db/sqlite/store.js";
 
 /**
  * The SQLite store behind a Store, for tests that set up or inspect rows

@@ -1,11 +1,11 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
-import type { Deps } from "../../runtime/deps.js";
-import type { Role } from "../../db/types.js";
-import { CertSigner, type Issuer, makeIssuer, selfIssuer } from "../../pki/signer.js";
-import { fromPemAll } from "../../pki/der.js";
-import { pkiPaths } from "../../pki/data-dir-files.js";
-import { clientProfile, caProfile } from "../../enroll/profile.js";
+import type { Deps } from "../runtime/deps.js";
+import type { Role } from "../db/types.js";
+import { CertSigner, type Issuer, makeIssuer, selfIssuer } from "../pki/signer.js";
+import { fromPemAll } from "../pki/der.js";
+import { pkiPaths } from "../pki/data-dir-files.js";
+import { clientProfile, caProfile } from "../enroll/profile.js";
 import { sq } from "./registry.js";
 
 export interface Credential { readonly keyPem: string; readonly certPem: string; readonly serial: string; readonly privateKey: crypto.KeyObject }
