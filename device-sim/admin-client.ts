@@ -58,17 +58,3 @@ export class AdminApi {
     });
   }
 }
-
-/**
- * The fleet's route is missing (the admin API is not served) when a device we
- * know is registered comes back 404 with the gateway's generic not-found body.
- */
-export function isRouteMissing(r: AdminReply): boolean {
-  if (r.status !== 404) return false;
-  try {
-    const j = JSON.parse(r.body) as { code?: unknown; message?: unknown };
-    return j.code === "FG_NOT_FOUND" && j.message === "not found";
-  } catch {
-    return true;
-  }
-}

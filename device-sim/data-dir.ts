@@ -4,12 +4,12 @@ import path from "node:path";
 import type { Store } from "../db/store.js";
 import { openStore } from "../db/open.js";
 import { pkiPaths, readCertDer } from "../pki/data-dir-files.js";
-import { issueCredential, openCa, revokeDevice } from "./gateway-seam.js";
+import { issueCredential, openCa } from "./gateway-seam.js";
 import { GatewayError } from "../errors.js";
 
 /**
  * The simulator's view of a gateway's --data directory: the registry (to mint
- * tokens and, as a fallback, to revoke) and the PKI (trust anchor, the admin
+ * tokens) and the PKI (trust anchor, the admin
  * credential, issuing a `service` credential for the telemetry subscriber).
  * Unlike `openDataDir` it never creates or rewrites anything in the PKI: the
  * simulator must not re-issue a running gateway's server certificate.
@@ -55,11 +55,6 @@ export class SimDataDir {
     } finally {
       if (!outDir) fs.rmSync(dir, { recursive: true, force: true });
     }
-  }
-
-  /** Fallback revocation straight on the registry (the gateway follows the revocation log and kicks). */
-  async revoke(deviceId: string): Promise<void> {
-    await revokeDevice({ store: this.store, clock: this.clock }, deviceId, "unspecified", "sim:revoke-drill");
   }
 
   close(): Promise<void> {

@@ -5,14 +5,12 @@
  * (running next to a gateway, on its data directory) needs the gateway's own
  * operations, and it must use exactly the code the gateway uses rather than a
  * copy that could drift:
- *  - createToken: mint bootstrap tokens (what `gateway token create` does);
+ *  - createTokenIn: mint bootstrap tokens (in one registry transaction) (what `gateway token create` does);
  *  - issueCredential + openCa: issue the `service` credential for the telemetry
  *    subscriber (what `gateway cert issue` does); openCa reads the issuing key
  *    into the CA object, so the simulator never holds the key itself;
- *  - revokeDevice: the fallback revocation drill (what `gateway devices revoke` does).
  * test/unit/import-rules.test.ts keeps every other device-sim file away from enroll/.
  */
 export { createTokenIn } from "../enroll/tokens.js";
 export { issueCredential } from "../enroll/credentials.js";
 export { openCa } from "../enroll/pki.js";
-export { revokeDevice } from "../enroll/fleet.js";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { GatewayError } from "../errors.js";
-import { AdminApi, isRouteMissing } from "./admin-client.js";
+import { AdminApi } from "./admin-client.js";
 import { targetFromUrl } from "./connector.js";
 import { anchoredClock, clockAnchor } from "./clock.js";
 import { SimDataDir } from "./data-dir.js";
@@ -107,19 +107,12 @@ export async function runSim(o: SimOptions, io: SimIo, rt: SimRuntime): Promise<
     let revoke: Revoker | undefined;
     if (data) {
       const dd = data;
-      let viaDataDir = false;
+      // Through the admin API, as an operator would: the gateway closes the sessions it serves.
       revoke = async (id) => {
-        if (!viaDataDir) {
-          admin ??= new AdminApi(o.est.origin, dd.adminCredential(), caPem, clock);
-          const r = await admin.revoke(id);
-          if (r.status >= 200 && r.status < 300) return { via: "admin-api", sentAt: r.sentAt };
-          if (!isRouteMissing(r)) throw new Error(`admin API refused to revoke ${id}: ${r.status} ${r.body.trim()}`);
-          viaDataDir = true;
-          io.err("sim: this gateway does not serve the admin API; revoking through the data directory instead\n");
-        }
-        const sentAt = clock();
-        await dd.revoke(id);
-        return { via: "data-dir", sentAt };
+        admin ??= new AdminApi(o.est.origin, dd.adminCredential(), caPem, clock);
+        const r = await admin.revoke(id);
+        if (r.status >= 200 && r.status < 300) return { via: "admin-api", sentAt: r.sentAt };
+        throw new Error(`admin API refused to revoke ${id}: ${r.status} ${r.body.trim()}`);
       };
     }
 

@@ -6,7 +6,7 @@ import { summarize } from "./stats.js";
  * Revokes one device through whatever the run was given; says which path it
  * used and when the request left (clock ms), the instant the 1 s bound counts from.
  */
-export type Revoker = (deviceId: string) => Promise<{ readonly via: "admin-api" | "data-dir"; readonly sentAt: number }>;
+export type Revoker = (deviceId: string) => Promise<{ readonly via: "admin-api"; readonly sentAt: number }>;
 
 /** README "MQTT": a revoked device's live connections close within 1 second. */
 export const KICK_BOUND_MS = 1000;
