@@ -80,32 +80,3 @@ export class PublishLimiter {
     return wait;
   }
 }
-
-/** The subset of mqtt-packet's Parser that the size cap touches. */
-export interface SizeCappable {
-  packet: { length: number };
-  _parseLength(): boolean;
-  _emitError(err: Error): unknown;
-}
-
-/**
- * Builds one replacement for mqtt-packet's `_parseLength`, shared by every
- * connection, that caps the packet size. mqtt-packet buffers a packet until its
- * declared remaining length (up to 256 MiB, §2.2.3) has arrived, so the check
- * must happen as soon as the length is parsed, before the body is buffered. The
- * parser then errors and aedes closes the connection (MQTT 3.1.1 has no reason
- * code for it). Install with `parser._parseLength = cap`.
- */
-export function packetSizeCap(maxBytes: number, onTooLarge: (parser: SizeCappable, length: number) => void): (this: SizeCappable) => boolean {
-  let parseLength: (() => boolean) | undefined; // mqtt-packet's own, looked up once
-  return function cappedParseLength(this: SizeCappable): boolean {
-    parseLength ??= (Object.getPrototypeOf(this) as SizeCappable)._parseLength;
-    const ok = parseLength.call(this);
-    if (ok && this.packet.length > maxBytes) {
-      onTooLarge(this, this.packet.length);
-      this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the ${maxBytes}-byte limit`));
-      return false;
-    }
-    return ok;
-  };
-}
