@@ -30,6 +30,10 @@ export interface BrokerOptions {
 
 export interface BrokerHandle {
   readonly port: number;
+  /** Stops accepting connections (first step of a drain); close() still closes the sessions. */
+  stopAccepting(): void;
+  /** Whether the listener accepts connections. */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -221,12 +225,20 @@ export async function startBroker(d: Deps & { metrics: Metrics; pki: LoadedPki; 
   const port = (server.address() as { port: number }).port;
 
   let closed: Promise<void> | undefined;
+  let listenerClosed: Promise<void> | undefined;
+  // Refuse new connections (the guard closes any already accepted) and release the port; live sessions stay.
+  const stopAccepting = () => {
+    closing = true;
+    listenerClosed ??= new Promise<void>((r) => server.close(() => r()));
+  };
   return {
     port,
+    stopAccepting,
+    listening: () => server.listening && !closing,
     close: () => (closed ??= (async () => {
-      closing = true;
+      stopAccepting();
       follower.stop();
-      const listenerClosed = new Promise<void>((r) => server.close(() => r()));
+      // aedes closes every client connection, so devices reconnect to another node.
       await new Promise<void>((r) => broker.close(() => r()));
       // Handshakes still in progress are not aedes clients yet.
       guard.destroyPending();

@@ -10,7 +10,9 @@ export const startCommand: Command = {
 Runs the gateway. On the first start it creates the data directory, the
 database, the PKI and the admin credential; later starts reuse them.
 Logs JSON lines to stdout; the line with "msg":"ready" carries the bound ports.
-SIGINT or SIGTERM closes the listeners and the database and exits with 0.
+SIGINT or SIGTERM drains and exits with 0: /readyz answers 503, both
+listeners stop accepting, MQTT sessions are closed (devices reconnect
+elsewhere), then the database closes.
 
 Options (flag, environment variable, default):
 ${SETTINGS_HELP}`,
@@ -30,7 +32,7 @@ ${SETTINGS_HELP}`,
     process.on("unhandledRejection", (e) => log.error({ err: e, code: "FG_INTERNAL" }, "unhandled rejection"));
     const gw = await startGateway(config, log);
     const signal = await stopRequested;
-    log.info({ signal }, "shutting down");
+    log.info({ signal }, "shutting down: draining");
     try {
       await gw.close();
     } catch (e) {

@@ -113,5 +113,7 @@ export interface Store extends Repositories {
    * unrelated I/O: the transaction holds the registry's write lock.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** A cheap round trip to the registry (readiness probe): resolves when it answers, rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -115,7 +115,7 @@ function notFound(req: FastifyRequest, access: RouteAccess): GatewayError {
  * for a client certificate but does not require one: initial enrollment has
  * none, and each route decides from the classified peer.
  */
-export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki; verdicts?: PeerCertCache }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; close: () => Promise<void> }> {
+export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki; verdicts?: PeerCertCache }): Promise<{ app: FastifyInstance; port: number; routes: readonly RegisteredRoute[]; stopAccepting: () => void; close: () => Promise<void> }> {
   const bootstrap = loadBootstrapCas(d.config.bootstrapCaFile);
   const verdicts = d.verdicts ?? new PeerCertCache(d.pki.issuingDer);
   const anchors: TrustAnchors = { issuing: verdicts.issuing, bootstrap: bootstrapAnchors(bootstrap), verdicts };
@@ -195,5 +195,10 @@ export async function startHttps(d: Deps & { metrics: Metrics; pki: LoadedPki; v
   await app.listen({ port: d.config.httpsPort, host: d.config.host });
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : d.config.httpsPort;
-  return { app, port, routes: access.registered, close: () => app.close() };
+  // Stop accepting first (a drain's first step); app.close() then ends the open connections
+  // (fastify tolerates the server being closed already).
+  const stopAccepting = () => {
+    if (app.server.listening) app.server.close();
+  };
+  return { app, port, routes: access.registered, stopAccepting, close: () => app.close() };
 }

@@ -4,6 +4,8 @@ import { GatewayEvents, type Deps } from "./deps.js";
 import { crlUrlFor, initDataDir } from "./datadir.js";
 import { createMetrics } from "./metrics.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { Lifecycle, evaluateReadiness, type ReadinessCheck, type ReadinessReport } from "./readiness.js";
+import { runDrain } from "./drain.js";
 import { startHttps } from "../enroll/https-server.js";
 import { PeerCertCache } from "../pki/peer.js";
 import { startBroker, type BrokerOptions } from "../broker/server.js";
@@ -13,6 +15,9 @@ export interface RunningGateway {
   readonly mqttsPort: number;
   readonly metricsPort: number;
   readonly deps: Deps;
+  /** What GET /readyz answers (503 when not ready). */
+  readiness(): Promise<ReadinessReport>;
+  /** Drains and closes everything (README "Shutdown"); idempotent. */
   close(): Promise<void>;
 }
 
@@ -47,13 +52,34 @@ export async function startGateway(config: GatewayConfig, log: Logger, clock: ()
     closers.push(https.close);
     const broker = await startBroker({ ...deps, metrics, pki: dir.pki, verdicts }, brokerOptions);
     closers.push(() => broker.close());
+    const lifecycle = new Lifecycle();
+    // The named readiness checks; another shared dependency (e.g. Redis) is one more entry.
+    const checks: ReadinessCheck[] = [
+      { name: "listeners", check: async () => {
+        if (!https.app.server.listening || !broker.listening()) throw new Error("a listener is down");
+      } },
+      { name: "registry", check: () => dir.store.ping() },
+    ];
+    const readiness = () => evaluateReadiness(lifecycle, checks);
     const metricsServer = await startMetricsServer({
-      metrics, port: config.metricsPort, log,
+      metrics, port: config.metricsPort, log, readiness,
       beforeScrape: async () => metrics.certificatesExpiring.set({ within: "7d" }, await dir.store.certificates.countDevicesExpiring(clock(), EXPIRY_WATCH_MS)),
     });
     closers.push(metricsServer.close);
     log.info({ httpsPort, mqttsPort: broker.port, metricsPort: metricsServer.port, dataDir: config.dataDir }, "ready");
-    return { httpsPort, mqttsPort: broker.port, metricsPort: metricsServer.port, deps, close: closeAll };
+    // The drain, in this order: readiness fails first (a load balancer stops routing here), both
+    // listeners stop accepting, MQTT sessions are closed (devices reconnect elsewhere), HTTPS
+    // requests end, the registry closes, and the metrics port (which answered 503 meanwhile) goes last.
+    let drained: Promise<void> | undefined;
+    const drain = () => (drained ??= runDrain([
+      { name: "readiness", run: () => lifecycle.drain() },
+      { name: "stop-accepting", run: () => { https.stopAccepting(); broker.stopAccepting(); } },
+      { name: "mqtt-sessions", run: () => broker.close() },
+      { name: "https", run: () => https.close() },
+      { name: "registry", run: () => dir.store.close() },
+      { name: "metrics", run: () => metricsServer.close() },
+    ], log));
+    return { httpsPort, mqttsPort: broker.port, metricsPort: metricsServer.port, deps, readiness, close: drain };
   } catch (e) {
     await closeAll();
     throw e;

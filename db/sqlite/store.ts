@@ -62,10 +62,12 @@ export class SqliteStore implements Store {
   private readonly tx: StoreTx;
   private readonly gate = new Gate();
   private inTx = false;
+  private readonly direct: <R>(f: () => R) => Promise<R>;
 
   constructor(readonly db: Database, clock: () => number = Date.now) {
     this.sync = { devices: new Devices(db), certificates: new Certificates(db), tokens: new Tokens(db), audit: new Audit(db, clock), revocations: new RevocationLog(db) };
     const direct = <R>(f: () => R): Promise<R> => (this.gate.busy ? this.gate.run(() => settle(f)) : settle(f));
+    this.direct = direct;
     const inTx = <R>(f: () => R): Promise<R> => (this.inTx ? settle(f) : Promise.reject(new Error("registry transaction already ended")));
     const views = (call: <R>(f: () => R) => Promise<R>): Repositories => ({
       devices: asyncView(this.sync.devices, call),
@@ -92,6 +94,13 @@ export class SqliteStore implements Store {
       } finally {
         this.inTx = false;
       }
+    });
+  }
+
+  /** `SELECT 1` on the connection, queued like any other call; rejects once the store is closed. */
+  ping(): Promise<void> {
+    return this.direct(() => {
+      this.db.prepare("SELECT 1").get();
     });
   }
 
