@@ -17,7 +17,7 @@ export interface RunningGateway {
   readonly deps: Deps;
   /** What GET /readyz answers (503 when not ready). */
   readiness(): Promise<ReadinessReport>;
-  /** Drains and closes everything (README "Shutdown"); idempotent. */
+  /** Drains and closes everything in the order README "Configuration" states (SIGINT/SIGTERM); idempotent. */
   close(): Promise<void>;
 }
 
