@@ -111,7 +111,7 @@ function parseValue(name: SettingName, raw: string, source: string): unknown {
       } catch {
         u = undefined;
       }
-      if (!u || (u.protocol !== "postgres:" && u.protocol !== "postgresql:")) bad(name, source, raw.replace(/\/\/[^@/]*@/, "//***@"), "must be a postgres:// or postgresql:// URL");
+      if (!u || !/^postgres(ql)?:\/\//.test(raw)) bad(name, source, raw.replace(/\/\/[^@/]*@/, "//***@"), "must be a postgres:// or postgresql:// URL");
       return raw;
     }
     case "port": {
