@@ -42,7 +42,8 @@ export class PgStore implements Store {
 
   constructor(private readonly pool: pg.Pool, private readonly clock: () => number = Date.now) {
     ({ devices: this.devices, certificates: this.certificates, tokens: this.tokens, audit: this.audit, revocations: this.revocations } =
-      repositories(pool, (fn) => this.onClient(fn), clock));
+      // A presence batch takes the write lock too (as SQLite's does): it never deadlocks with a revocation on the same rows.
+      repositories(pool, (fn) => this.onClient(fn, true), clock));
   }
 
   /** fn on one client between BEGIN and COMMIT (ROLLBACK on rejection); `lock` takes the registry write lock first. */
