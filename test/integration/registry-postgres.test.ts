@@ -239,6 +239,11 @@ test("a gateway on --database postgres://: token, EST enrollment, CONNACK 0, adm
     const again = await attempt(g, { certPem, keyPem }, "pg-1");
     assert.ok(again.kind !== "connack" || again.code !== 0, "a revoked device cannot reconnect");
     assert.equal((await api("/api/v1/devices/pg-1")).json<{ status: string }>().status, "revoked");
+
+    // The CLI on the same --database sees the same registry (the data directory holds only the PKI).
+    const r = spawnSync(process.execPath, [CLI, "devices", "list", "--json", "--data", g.dataDir, "--database", url], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { id: string; status: string }[]).map((d) => [d.id, d.status]), [["pg-1", "revoked"]]);
   } finally {
     await g.close();
   }
