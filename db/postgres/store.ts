@@ -50,23 +50,26 @@ export class PgStore implements Store {
   private async onClient<T>(fn: (q: Queryable) => Promise<T>, lock = false): Promise<T> {
     const c = await this.pool.connect();
     const s = scoped(c);
-    let broken = false;
+    // A client whose BEGIN, COMMIT or ROLLBACK failed is in an unknown state: it is destroyed, not reused.
+    let broken = true;
     try {
       await c.query("BEGIN");
+      let r: T;
       try {
         if (lock) await c.query("SELECT pg_advisory_xact_lock($1)", [LOCK_WRITE]);
-        const r = await fn(s.q);
-        s.end();
-        await c.query("COMMIT");
-        return r;
+        r = await fn(s.q);
       } catch (e) {
         s.end();
-        await c.query("ROLLBACK").catch(() => {
-          broken = true;
-        });
+        // fn's error is the one that matters; a failed ROLLBACK only marks the client broken.
+        await c.query("ROLLBACK").then(() => (broken = false), () => undefined);
         throw e;
       }
+      s.end();
+      await c.query("COMMIT");
+      broken = false;
+      return r;
     } finally {
+      s.end();
       c.release(broken);
     }
   }
