@@ -34,6 +34,8 @@ export interface Limits {
 
 export interface GatewayConfig {
   readonly dataDir: string;
+  /** PostgreSQL registry URL (postgres:// or postgresql://); undefined: SQLite gateway.db in the data directory. */
+  readonly database: string | undefined;
   readonly host: string;
   readonly httpsPort: number;
   readonly mqttsPort: number;
@@ -48,12 +50,13 @@ export interface GatewayConfig {
   readonly tlsSessionSeconds?: number;
 }
 
-type Kind = "string" | "port" | "int" | "list" | "curve" | "level";
+type Kind = "string" | "database" | "port" | "int" | "list" | "curve" | "level";
 export interface Setting { flag: string; env: string; def: string | undefined; kind: Kind; min?: number; max?: number; /** For --help when the default is derived. */ defHelp?: string }
 
 /** Every setting, its flag, env variable and default. The README table mirrors this. */
 export const SETTINGS = {
   dataDir: { flag: "data", env: "GATEWAY_DATA_DIR", def: "./data", kind: "string" },
+  database: { flag: "database", env: "GATEWAY_DATABASE_URL", def: undefined, kind: "database", defHelp: "SQLite gateway.db in the data directory" },
   host: { flag: "host", env: "GATEWAY_HOST", def: "0.0.0.0", kind: "string" },
   httpsPort: { flag: "https-port", env: "GATEWAY_HTTPS_PORT", def: "8443", kind: "port" },
   mqttsPort: { flag: "mqtts-port", env: "GATEWAY_MQTTS_PORT", def: "8883", kind: "port" },
@@ -100,6 +103,17 @@ function parseValue(name: SettingName, raw: string, source: string): unknown {
     case "string":
       if (raw.trim() === "") bad(name, source, raw, "must not be empty");
       return raw;
+    case "database": {
+      // Only PostgreSQL URLs select another backend; anything else is a usage error, never a silent fallback to SQLite.
+      let u: URL | undefined;
+      try {
+        u = new URL(raw);
+      } catch {
+        u = undefined;
+      }
+      if (!u || !/^postgres(ql)?:\/\//.test(raw)) bad(name, source, raw.replace(/\/\/[^@/]*@/, "//***@"), "must be a postgres:// or postgresql:// URL");
+      return raw;
+    }
     case "port": {
       if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) bad(name, source, raw, "must be a port number 0-65535");
       return Number(raw);
@@ -154,6 +168,7 @@ export function resolveConfig(flags: Readonly<Record<string, string | boolean | 
   });
   return Object.freeze({
     dataDir: path.resolve(v.dataDir as string),
+    database: v.database as string | undefined,
     host: v.host as string,
     httpsPort: v.httpsPort as number,
     mqttsPort: v.mqttsPort as number,

@@ -6,7 +6,7 @@ import { openDataDir, type DataDir } from "../runtime/datadir.js";
  * one: a directory that is not a gateway's is refused (exit 1).
  */
 export async function withDataDir<T>(config: GatewayConfig, fn: (dir: DataDir) => T | Promise<T>): Promise<T> {
-  const dir = openDataDir(config, Date.now);
+  const dir = await openDataDir(config, Date.now);
   try {
     return await fn(dir);
   } finally {

@@ -4,7 +4,7 @@ import type { GatewayConfig } from "../config.js";
 import type { Logger } from "../log.js";
 import { GatewayError } from "../errors.js";
 import type { Store } from "../db/store.js";
-import { openStore } from "../db/open.js";
+import { openRegistry } from "../db/open.js";
 import { ensurePki, openCa } from "../enroll/pki.js";
 import { loadPki, missingPkiFiles, type LoadedPki } from "../pki/data-dir-files.js";
 import type { CertificateAuthority } from "../enroll/ca.js";
@@ -23,6 +23,8 @@ export function crlUrlFor(config: GatewayConfig, port: number): string {
 }
 
 const dbFile = (config: GatewayConfig) => path.join(config.dataDir, "gateway.db");
+/** The registry: PostgreSQL when --database names one, else gateway.db in the data directory. */
+const registry = (config: GatewayConfig, clock: () => number) => openRegistry({ database: config.database, file: dbFile(config) }, clock);
 
 function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, store: Store, crlUrl?: () => string): CertificateAuthority {
   return openCa(pki, {
@@ -39,7 +41,7 @@ function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, stor
  */
 export async function initDataDir(config: GatewayConfig, log: Logger, clock: () => number, crlUrl?: () => string): Promise<DataDir> {
   const pki = ensurePki({ dataDir: config.dataDir, hostnames: config.hostnames, curve: config.caCurve, clock, log });
-  const store = openStore(dbFile(config), clock);
+  const store = await registry(config, clock);
   try {
     const ca = withCa(config, clock, pki, store, crlUrl);
     if (await ensureAdminCredential({ store, ca, clock }, pki.paths.adminDir)) log.info({ file: pki.paths.adminCert }, "created admin credential");
@@ -55,13 +57,15 @@ export async function initDataDir(config: GatewayConfig, log: Logger, clock: () 
  * but `start` uses it, so `gateway devices list --data ./typo` fails (exit 1)
  * instead of minting a new root CA in ./typo.
  */
-export function openDataDir(config: GatewayConfig, clock: () => number): DataDir {
+export async function openDataDir(config: GatewayConfig, clock: () => number): Promise<DataDir> {
   const dir = path.resolve(config.dataDir);
-  const missing = [...missingPkiFiles(dir), ...(fs.existsSync(dbFile(config)) ? [] : [dbFile(config)])];
+  // With --database the registry lives in PostgreSQL: only the PKI has to be here.
+  const dbMissing = config.database === undefined && !fs.existsSync(dbFile(config));
+  const missing = [...missingPkiFiles(dir), ...(dbMissing ? [dbFile(config)] : [])];
   if (missing.length > 0) {
     throw new GatewayError("FG_DATA_DIR_INVALID", `${dir} is not a gateway data directory (missing ${missing.map((f) => path.relative(dir, f)).join(", ")}); run "gateway start --data ${config.dataDir}" to create one`);
   }
   const pki = loadPki(dir);
-  const store = openStore(dbFile(config), clock);
+  const store = await registry(config, clock);
   return { store, pki, ca: withCa(config, clock, pki, store) };
 }
