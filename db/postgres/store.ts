@@ -78,6 +78,11 @@ export class PgStore implements Store {
     return this.onClient((q) => fn(repositories(q, (f) => f(q), this.clock)), true);
   }
 
+  /** `SELECT 1` on a pooled connection: the server answers (readiness, README "Metrics"). */
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
   close(): Promise<void> {
     return this.pool.end();
   }
