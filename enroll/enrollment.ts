@@ -27,8 +27,10 @@ export type Authorization =
   | { readonly kind: "token"; readonly deviceId: string; readonly token: string }
   /** A manufacturer certificate that chained to --bootstrap-ca; the device id is its CN. */
   | { readonly kind: "bootstrap"; readonly deviceId: string; readonly facts: CertFacts }
-  /** The device's current certificate from this gateway (re-enrollment, RFC 7030 §4.2.2). */
-  /** `fingerprint`: SHA-256 (hex) of the certificate the TLS handshake verified. */
+  /**
+   * The device's current certificate from this gateway (re-enrollment, RFC 7030 §4.2.2);
+   * `fingerprint`: SHA-256 (hex) of the certificate the TLS handshake verified.
+   */
   | { readonly kind: "certificate"; readonly facts: CertFacts; readonly fingerprint: string };
 
 export interface EnrollDeps {
@@ -258,7 +260,8 @@ async function reprovisionAllowed(store: Repositories, token: string, deviceId: 
  */
 async function supersedeForToken(store: Repositories, token: string, deviceId: string, now: number): Promise<string[]> {
   if (!(await store.certificates.hasValid(deviceId, now))) return [];
-  if (!(await reprovisionAllowed(store, token, deviceId, now))) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
+  // The device holds a valid certificate, so only a re-provisioning token may replace it (reprovisionAllowed, without asking hasValid again).
+  if ((await store.tokens.get(hashToken(token)))?.reprovision !== true) throw new GatewayError("FG_TOKEN_INVALID", NOT_REPROVISION);
   const serials = await store.certificates.revokeForDevice(deviceId, "superseded", now);
   for (const s of serials) await store.revocations.append(null, s, now);
   return serials;

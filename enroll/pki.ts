@@ -1,6 +1,5 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import type { Logger } from "../log.js";
 import { CURVES } from "../pki/algorithms.js";
 import { CertSigner, makeIssuer, selfIssuer } from "../pki/signer.js";

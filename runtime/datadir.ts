@@ -26,7 +26,7 @@ const dbFile = (config: GatewayConfig) => path.join(config.dataDir, "gateway.db"
 /** The registry: PostgreSQL when --database names one, else gateway.db in the data directory. */
 const registry = (config: GatewayConfig, clock: () => number) => openRegistry({ database: config.database, file: dbFile(config) }, clock);
 
-function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, store: Store, crlUrl?: () => string): CertificateAuthority {
+function withCa(config: GatewayConfig, clock: () => number, pki: LoadedPki, crlUrl?: () => string): CertificateAuthority {
   return openCa(pki, {
     certDays: config.certDays,
     clock,
@@ -43,7 +43,7 @@ export async function initDataDir(config: GatewayConfig, log: Logger, clock: () 
   const pki = ensurePki({ dataDir: config.dataDir, hostnames: config.hostnames, curve: config.caCurve, clock, log });
   const store = await registry(config, clock);
   try {
-    const ca = withCa(config, clock, pki, store, crlUrl);
+    const ca = withCa(config, clock, pki, crlUrl);
     if (await ensureAdminCredential({ store, ca, clock }, pki.paths.adminDir)) log.info({ file: pki.paths.adminCert }, "created admin credential");
     return { store, pki, ca };
   } catch (e) {
@@ -67,5 +67,5 @@ export async function openDataDir(config: GatewayConfig, clock: () => number): P
   }
   const pki = loadPki(dir);
   const store = await registry(config, clock);
-  return { store, pki, ca: withCa(config, clock, pki, store) };
+  return { store, pki, ca: withCa(config, clock, pki) };
 }

@@ -9,7 +9,6 @@ import type { CertificateAuthority } from "../../enroll/ca.js";
 import { certFacts } from "../../pki/cert-facts.js";
 import { fingerprint } from "../../pki/peer.js";
 import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollDeps } from "../../enroll/enrollment.js";
-import { revokeDevice } from "../../enroll/fleet.js";
 import { createToken, hashToken, tokenUsable } from "../../enroll/tokens.js";
 import { isGatewayError } from "../../errors.js";
 import { sq } from "../../testkit/registry.js";

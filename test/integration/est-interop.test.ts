@@ -13,7 +13,6 @@ import { revokeDevice } from "../../enroll/fleet.js";
 import { buildCsr } from "../helpers/hostile-csr.js";
 import path from "node:path";
 import { openStore } from "../../db/open.js";
-import type { CertificateAuthority } from "../../enroll/ca.js";
 import { checkCredentialOrReplay, enrollOrReplay, type Authorization, type EnrollDeps } from "../../enroll/enrollment.js";
 
 /** The EST operation's path (enroll/est/operation.ts) without HTTP: check the credential (or find a retry), then enroll or redeliver. */
