@@ -3,7 +3,7 @@ import type { Repositories } from "../db/store.js";
 import type { CertificateRow } from "../db/types.js";
 import { GatewayError } from "../errors.js";
 import type { Authorization } from "./enrollment.js";
-import { hashToken } from "./tokens.js";
+import { hashToken, sameDeviceId } from "./tokens.js";
 
 /**
  * Idempotent retry of an enrollment (RFC 7030 §4.2 leaves a lost answer to the
@@ -41,8 +41,7 @@ const usable = (c: CertificateRow, deviceId: string, now: number) =>
 export async function tokenReplay(store: Repositories, auth: Extract<Authorization, { kind: "token" }>, now: number): Promise<ReplayCandidate | undefined> {
   const row = await store.tokens.get(hashToken(auth.token));
   if (!row || row.usedAt === null || row.issuedSerial === null) return undefined;
-  const same = crypto.timingSafeEqual(crypto.createHash("sha256").update(row.deviceId).digest(), crypto.createHash("sha256").update(auth.deviceId).digest());
-  if (!same) return undefined;
+  if (!sameDeviceId(row.deviceId, auth.deviceId)) return undefined;
   if (now >= row.expiresAt || now - row.usedAt > TOKEN_REPLAY_WINDOW_MS) return undefined;
   if ((await store.devices.get(row.deviceId))?.status !== "active") return undefined;
   const cert = await store.certificates.get(row.issuedSerial);

@@ -103,7 +103,10 @@ export async function revokeTokens(d: { store: Store; clock: () => number }, dev
 export async function tokenUsable(store: Repositories, deviceId: string, token: string, now: number): Promise<boolean> {
   const row = await store.tokens.get(hashToken(token));
   if (!row) return false;
-  // Compare device ids in constant time over equal-length digests.
-  const same = crypto.timingSafeEqual(crypto.createHash("sha256").update(row.deviceId).digest(), crypto.createHash("sha256").update(deviceId).digest());
-  return same && row.usedAt === null && row.expiresAt > now;
+  return sameDeviceId(row.deviceId, deviceId) && row.usedAt === null && row.expiresAt > now;
+}
+
+/** Compares device ids in constant time (over equal-length digests), so a token's owner cannot be probed by timing. */
+export function sameDeviceId(a: string, b: string): boolean {
+  return crypto.timingSafeEqual(crypto.createHash("sha256").update(a).digest(), crypto.createHash("sha256").update(b).digest());
 }
