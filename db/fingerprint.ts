@@ -1,10 +1,11 @@
-import crypto from "node:crypto";
+import { fromPemAll } from "../pki/der.js";
+import { fingerprint } from "../pki/peer.js";
 import type { CertificateRow } from "./types.js";
 
-/** SHA-256 (lowercase hex) of the DER inside a stored single-certificate PEM (RFC 7468 §2). */
+/** SHA-256 (lowercase hex) of the DER inside a stored single-certificate PEM; "" when the row holds none. */
 export function pemFingerprint(pem: string): string {
-  const b64 = pem.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, "").replace(/\s+/g, "");
-  return crypto.createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
+  const der = fromPemAll(pem)[0];
+  return der ? fingerprint(der) : "";
 }
 
 /** Whether a registry row holds exactly the certificate presented (by DER fingerprint, lowercase hex). */
