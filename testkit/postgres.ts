@@ -1,9 +1,9 @@
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import pg from "pg";
+import { freePort } from "./ports.js";
 
 /**
  * A throwaway PostgreSQL server for tests: initdb into a temporary directory as
@@ -33,17 +33,6 @@ function serverUser(): { uid: number; gid: number } {
     if (r.status === 0) return { uid: Number(r.stdout.trim()), gid: Number(execFileSync("id", ["-g", name], { encoding: "utf8" }).trim()) };
   }
   throw new Error("no unprivileged user (postgres or nobody) to run the test PostgreSQL server as");
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitReady(url: string, child: ChildProcess, log: () => string, ms = 30_000): Promise<void> {

@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { freePort, waitForPort } from "./proc.js";
+import { waitForPort } from "./proc.js";
+import { freePort } from "../../testkit/ports.js";
 
 export interface MosquittoOptions {
   /** A directory for the config, ACL and logs. */

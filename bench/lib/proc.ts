@@ -31,18 +31,6 @@ export async function cpuDuring<T>(pid: number, fn: () => Promise<T>): Promise<{
   return { cpuUs: cpuMicros(pid) - c0, result, wallMs };
 }
 
-/** A free TCP port on 127.0.0.1 (for programs that cannot bind port 0 and report it, such as mosquitto). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {

@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import net from "node:net";
 import { EstClient } from "../../device-sim/est-client.js";
 import { runSim } from "../../device-sim/main.js";
 import { simOptionsFrom } from "../../device-sim/options.js";
@@ -51,15 +50,3 @@ export function simCli(args: string[], timeoutMs = 120_000, interruptWhen?: (std
 }
 
 export const REPORT_KEYS = ["devices", "enrolled", "connected", "published", "delivered", "failures", "enrollPerSec", "connectPerSec", "latencyMs"];
-
-/** A port on 127.0.0.1 that nothing listens on: bound on port 0, then closed. */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
